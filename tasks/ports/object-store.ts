@@ -1,0 +1,25 @@
+/** What a listing says of one stored object. */
+export interface ObjectInfo {
+  readonly key: string;
+  readonly size: number;
+  readonly lastModified: Date;
+}
+
+/**
+ * A flat key space of immutable-by-convention objects: S3 on AWS, a directory locally, same keys.
+ * Errors: NotFoundError for a missing key, TransientStorageError for what may pass on retry.
+ */
+export interface ObjectStore {
+  /** Every object whose key starts with `prefix`, in ascending key order (S3's order), across all pages. */
+  list(prefix: string): AsyncIterable<ObjectInfo>;
+  /** The whole body of `key`. */
+  get(key: string): Promise<Buffer>;
+  /** Writes `key` so that readers see either the previous body or the whole new one, never a part. */
+  put(key: string, body: Buffer | string): Promise<void>;
+  /** Creates `key` only if it does not exist yet (S3 `If-None-Match: *`); returns false when it existed. */
+  putIfAbsent(key: string, body: Buffer | string): Promise<boolean>;
+  delete(key: string): Promise<void>;
+  exists(key: string): Promise<boolean>;
+  /** Where a query engine reads `key` from: a local path, or an `s3://` URL. */
+  locate(key: string): string;
+}
