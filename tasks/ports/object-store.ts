@@ -18,6 +18,10 @@ export interface ObjectStore {
   put(key: string, body: Buffer | string): Promise<void>;
   /** Creates `key` only if it does not exist yet (S3 `If-None-Match: *`); returns false when it existed. */
   putIfAbsent(key: string, body: Buffer | string): Promise<boolean>;
+  /** Moves a finished local file (for example Parquet written by DuckDB into `scratchDir`) to `key`, atomically as `put`. */
+  putFile(key: string, localPath: string): Promise<void>;
+  /** A local directory for files on their way into the store; on the same filesystem as the store where it has one. */
+  readonly scratchDir: string;
   delete(key: string): Promise<void>;
   exists(key: string): Promise<boolean>;
   /** Where a query engine reads `key` from: a local path, or an `s3://` URL. */

@@ -52,6 +52,27 @@ export class FsObjectStore implements ObjectStore {
     }
   }
 
+  async putFile(key: string, localPath: string): Promise<void> {
+    const target = this.pathOf(key);
+    try {
+      const handle = await fs.open(localPath, 'r+');
+      try {
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await fs.mkdir(path.dirname(target), { recursive: true });
+      await fs.rename(localPath, target);
+      await syncDir(path.dirname(target));
+    } catch (error) {
+      throw translate(error, key);
+    }
+  }
+
+  get scratchDir(): string {
+    return path.join(this.root, TEMP_DIR);
+  }
+
   async putIfAbsent(key: string, body: Buffer | string): Promise<boolean> {
     const target = this.pathOf(key);
     const temp = await this.writeTemp(body);

@@ -58,3 +58,17 @@ describe('FsObjectStore', () => {
     expect(await store.exists('a/b')).toBe(false);
   });
 });
+
+describe('FsObjectStore.putFile', () => {
+  it('moves a finished scratch file under its key', async () => {
+    const store = new FsObjectStore(mkdtempSync(path.join(os.tmpdir(), 'fs-store-')));
+    const { mkdirSync, writeFileSync, existsSync } = await import('node:fs');
+    mkdirSync(store.scratchDir, { recursive: true });
+    const scratch = path.join(store.scratchDir, 'part.parquet');
+    writeFileSync(scratch, 'parquet bytes');
+    await store.putFile('curated/events/dt=2021-07-12/hr=05/part.parquet', scratch);
+    expect((await store.get('curated/events/dt=2021-07-12/hr=05/part.parquet')).toString()).toBe('parquet bytes');
+    expect(existsSync(scratch)).toBe(false);
+    await expect(store.putFile('x/y', path.join(store.scratchDir, 'missing'))).rejects.toThrow(/x\/y/);
+  });
+});

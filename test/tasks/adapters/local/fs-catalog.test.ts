@@ -193,6 +193,8 @@ describe('FsCatalog', () => {
       delete: (key) => inner.delete(key),
       exists: (key) => inner.exists(key),
       locate: (key) => inner.locate(key),
+      putFile: (key, localPath) => inner.putFile(key, localPath),
+      scratchDir: inner.scratchDir,
     };
     await expect(new FsCatalog(failing).snapshot()).rejects.toThrow(TransientStorageError);
   });
