@@ -1,0 +1,59 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import type { Command } from 'commander';
+import { generateTraffic } from '../../generator/generate';
+import { FsObjectStore } from '../../tasks/adapters/local/fs-object-store';
+import { addHours, hoursBetween } from '../../tasks/shared/hours';
+import { openLocalRuntime } from '../../tasks/runtime/local-runtime';
+import { action, addLakeOption, CliError, parsePositiveInteger, parsePositiveNumber } from '../command-helpers';
+import { hourlyProgress } from '../progress';
+import { renderRunSummary, summarizeHourlyRuns } from '../summary';
+import { describeGeneration } from './generate';
+
+export function registerDemo(program: Command): void {
+  addLakeOption(
+    program
+      .command('demo')
+      .description('generate a day of traffic, backfill it through the hourly workflow, and print what happened')
+      .option('--day <YYYY-MM-DD>', 'the day of traffic to generate, UTC', '2021-07-12')
+      .option('--rate <events-per-second>', 'on-time events per second', '2')
+      .option('--seed <n>', 'random seed', '1')
+      .option('--concurrency <n>', 'hours run at once', '4'),
+  ).action(
+    action('demo', async (options: { lake: string; day: string; rate: string; seed: string; concurrency: string }) => {
+      if (!/^\d{4}-\d{2}-\d{2}$/.test(options.day)) throw new CliError(`--day must be YYYY-MM-DD, got "${options.day}"`);
+      const from = `${options.day}T00`;
+      const to = addHours(from, 24);
+      const hours = hoursBetween(from, to);
+      const rate = parsePositiveNumber(options.rate, '--rate');
+      const seed = parsePositiveInteger(options.seed, '--seed');
+      const concurrency = parsePositiveInteger(options.concurrency, '--concurrency');
+      const lake = path.resolve(options.lake);
+      await fs.mkdir(lake, { recursive: true });
+
+      process.stderr.write(`1/2 generating ${options.day} (${hours.length} arrival hours, ${rate} events/s) into ${options.lake}\n`);
+      const report = await generateTraffic({
+        store: new FsObjectStore(lake),
+        from,
+        to,
+        rate,
+        seed,
+        onProgress: (_hour, done, total) => {
+          if (done % 6 === 0 || done === total) process.stderr.write(`  generated ${done}/${total} hours\n`);
+        },
+      });
+      process.stdout.write(`${describeGeneration(report, hours.length, options.lake)}\n`);
+
+      process.stderr.write(`2/2 backfilling ${from} .. ${to} through the hourly workflow (concurrency ${concurrency})\n`);
+      const runtime = openLocalRuntime(lake, { onEvent: hourlyProgress(hours.length) });
+      const started = Date.now();
+      const backfill = await runtime.runner.start('backfill', { from, to, concurrency });
+      const hourly = (await runtime.executions.list()).filter((record) => record.parentId === backfill.id);
+      process.stdout.write(`\nbackfill ${backfill.id} ${backfill.status}\n${renderRunSummary(summarizeHourlyRuns(hourly, Date.now() - started))}\n`);
+      process.stdout.write(`\nnext: "npx lakehouse executions" lists the runs, "npx lakehouse rerun <id>" reruns one, "npx lakehouse schema" shows the schema and its drift\n`);
+      if (backfill.status !== 'SUCCEEDED') {
+        throw new CliError(`backfill ${backfill.id} ${backfill.status}: ${backfill.error?.error ?? ''} ${backfill.error?.cause ?? ''}`.trim());
+      }
+    }),
+  );
+}

@@ -1,0 +1,92 @@
+import type { Command } from 'commander';
+import type { ExecutionRecord } from '../../tasks/runtime/execution-store';
+import { openLocalRuntime } from '../../tasks/runtime/local-runtime';
+import { action, addLakeOption, CliError, existingLake } from '../command-helpers';
+import { hourlyProgress } from '../progress';
+import { formatDuration, renderTable } from '../render';
+
+export function registerExecutions(program: Command): void {
+  const executions = addLakeOption(
+    program.command('executions').description('list the workflow executions recorded in the lake, newest first'),
+  )
+    .option('--limit <n>', 'show at most this many', '50')
+    .action(
+      action('executions', async (options: { lake: string; limit: string }) => {
+        const lake = await existingLake(options.lake);
+        const records = await openLocalRuntime(lake).executions.list();
+        const shown = records.slice(0, Number(options.limit) || 50);
+        if (shown.length === 0) {
+          process.stdout.write('no executions yet\n');
+          return;
+        }
+        const rows = shown.map((record) => [
+          record.id,
+          record.stateMachine,
+          subjectOf(record),
+          record.status,
+          record.startedAt.replace('T', ' ').slice(0, 19),
+          formatDuration(record.durationMs),
+        ]);
+        process.stdout.write(`${renderTable(['ID', 'WORKFLOW', 'HOURS', 'STATUS', 'STARTED (UTC)', 'DURATION'], rows)}\n`);
+        if (records.length > shown.length) process.stdout.write(`(${records.length - shown.length} older not shown; use --limit)\n`);
+      }),
+    );
+
+  addLakeOption(executions.command('show <id>').description('show one execution: input, output or error, and every state with its timing')).action(
+    action('executions show', async (id: string, options: { lake: string }) => {
+      const lake = await existingLake(options.lake);
+      const record = await openLocalRuntime(lake).executions.get(id);
+      process.stdout.write(`${describeExecution(record, { states: true })}\n`);
+    }),
+  );
+
+  addLakeOption(program.command('rerun <id>').description('start a new execution of the same workflow with the same input')).action(
+    action('rerun', async (id: string, options: { lake: string }) => {
+      const lake = await existingLake(options.lake);
+      const runtime = openLocalRuntime(lake, { onEvent: hourlyProgress(await expectedHours(lake, id)) });
+      const record = await runtime.runner.rerun(id);
+      process.stdout.write(`${describeExecution(record)}\n`);
+      if (record.status !== 'SUCCEEDED') {
+        throw new CliError(`rerun ${record.id} of ${id} ${record.status}: ${record.error?.error ?? ''} ${record.error?.cause ?? ''}`.trim());
+      }
+    }),
+  );
+}
+
+async function expectedHours(lake: string, id: string): Promise<number> {
+  const original = await openLocalRuntime(lake).executions.get(id);
+  return original.stateMachine === 'hourly' ? 1 : original.states.filter((state) => state.name === 'RunHourlyWorkflow').length;
+}
+
+function subjectOf(record: ExecutionRecord): string {
+  const input = (record.input ?? {}) as { hour?: string; from?: string; to?: string };
+  if (input.hour) return input.hour;
+  if (input.from && input.to) return `${input.from} .. ${input.to}`;
+  return '-';
+}
+
+/** A readable account of one execution; with `states`, every state's entry, timing and outcome. */
+export function describeExecution(record: ExecutionRecord, options: { states?: boolean } = {}): string {
+  const lines = [
+    `execution ${record.id} (${record.stateMachine}) ${record.status}`,
+    `  input:    ${JSON.stringify(record.input)}`,
+    `  started:  ${record.startedAt}${record.stoppedAt ? `   stopped: ${record.stoppedAt}` : ''}   duration: ${formatDuration(record.durationMs)}`,
+  ];
+  if (record.parentId) lines.push(`  started by: ${record.parentId}`);
+  if (record.rerunOf) lines.push(`  rerun of:   ${record.rerunOf}`);
+  if (record.error) lines.push(`  error:    ${record.error.error}: ${record.error.cause}`);
+  if (record.output !== undefined && options.states) lines.push(`  output:   ${JSON.stringify(record.output)}`);
+  if (options.states) {
+    const rows = record.states.map((state) => [
+      state.mapIndex === undefined ? state.name : `${state.name} [${state.mapIndex}]`,
+      state.type,
+      state.status,
+      state.enteredAt.replace('T', ' ').slice(11, 23),
+      formatDuration(state.durationMs),
+      String(state.retries),
+      state.error ? `${state.error.error}: ${state.error.cause}`.slice(0, 120) : '',
+    ]);
+    lines.push('', renderTable(['STATE', 'TYPE', 'STATUS', 'ENTERED', 'DURATION', 'RETRIES', 'ERROR'], rows));
+  }
+  return lines.join('\n');
+}

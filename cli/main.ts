@@ -1,0 +1,29 @@
+import { Command } from 'commander';
+import { registerBackfill } from './commands/backfill';
+import { registerDemo } from './commands/demo';
+import { registerExecutions } from './commands/executions';
+import { registerGenerate } from './commands/generate';
+import { registerRun } from './commands/run';
+import { registerSchedule } from './commands/schedule';
+import { registerSchema } from './commands/schema';
+
+const program = new Command('lakehouse')
+  .description('A clickstream lakehouse: raw events by arrival hour in, sorted and deduplicated event-time partitions and aggregates out.')
+  .enablePositionalOptions()
+  .configureOutput({
+    // Commander's own errors (unknown option, missing argument) become the same one-line form as ours.
+    outputError: (text, write) => write(`lakehouse: ${text.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' ')}\n`),
+  });
+
+registerGenerate(program);
+registerRun(program);
+registerBackfill(program);
+registerExecutions(program);
+registerSchedule(program);
+registerSchema(program);
+registerDemo(program);
+
+program.parseAsync(process.argv).catch((error: unknown) => {
+  process.stderr.write(`lakehouse: ${(error as Error).message}\n`);
+  process.exitCode = 1;
+});

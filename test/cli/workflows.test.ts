@@ -1,0 +1,92 @@
+import * as path from 'node:path';
+import { lakehouse, tempDir } from './run-cli';
+
+function idsIn(text: string, workflow: string): string[] {
+  return [...text.matchAll(new RegExp(`^(${workflow}-\\S+)`, 'gm'))].map((match) => match[1] as string);
+}
+
+describe('lakehouse run, executions, rerun, backfill', () => {
+  const lake = path.join(tempDir('workflows'), 'lake');
+
+  beforeAll(() => {
+    const generated = lakehouse(['generate', '--lake', lake, '--from', '2021-07-12T00', '--to', '2021-07-12T03', '--rate', '0.5', '--seed', '7']);
+    expect(generated.status).toBe(0);
+    expect(generated.stdout).toMatch(/^generated [\d,]+ records/);
+  });
+
+  it('runs one hour, records it, shows it and reruns it', () => {
+    const run = lakehouse(['run', '--lake', lake, '--hour', '2021-07-12T01']);
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/execution hourly-\S+ \(hourly\) SUCCEEDED/);
+
+    const list = lakehouse(['executions', '--lake', lake]);
+    expect(list.status).toBe(0);
+    const [id] = idsIn(list.stdout, 'hourly');
+    expect(id).toBeDefined();
+    expect(list.stdout).toMatch(/hourly\s+2021-07-12T01\s+SUCCEEDED/);
+
+    const shown = lakehouse(['executions', 'show', id as string, '--lake', lake]);
+    expect(shown.status).toBe(0);
+    expect(shown.stdout).toContain('"hour":"2021-07-12T01"');
+    expect(shown.stdout).toMatch(/CrawlRawHour\s+Task\s+SUCCEEDED/);
+    expect(shown.stdout).toMatch(/"records":[1-9]\d*/);
+
+    const rerun = lakehouse(['rerun', id as string, '--lake', lake]);
+    expect(rerun.status).toBe(0);
+    expect(rerun.stdout).toMatch(/SUCCEEDED/);
+    expect(rerun.stdout).toContain(`rerun of:   ${id}`);
+    const after = idsIn(lakehouse(['executions', '--lake', lake]).stdout, 'hourly');
+    expect(after).toHaveLength(2);
+  });
+
+  it('backfills a range as one execution with one hourly child per hour', () => {
+    const backfill = lakehouse(['backfill', '--lake', lake, '--from', '2021-07-12T00', '--to', '2021-07-12T03', '--concurrency', '2']);
+    expect(backfill.status).toBe(0);
+    expect(backfill.stdout).toMatch(/execution backfill-\S+ \(backfill\) SUCCEEDED/);
+    expect(backfill.stderr).toMatch(/\[3\/3\] hour 2021-07-12T0\d succeeded/);
+    const [backfillId] = idsIn(lakehouse(['executions', '--lake', lake]).stdout, 'backfill');
+    const shown = lakehouse(['executions', 'show', backfillId as string, '--lake', lake]);
+    expect(shown.stdout.match(/RunHourlyWorkflow \[\d\]\s+Task\s+SUCCEEDED/g)).toHaveLength(3);
+  });
+
+  it('shows the inferred schema and the drift seen across hours', () => {
+    const schema = lakehouse(['schema', '--lake', lake]);
+    expect(schema.status).toBe(0);
+    expect(schema.stdout).toMatch(/click_id\s+string/);
+    expect(schema.stdout).toMatch(/additional_data/);
+  });
+});
+
+describe('lakehouse schedule --once', () => {
+  it('catches up hours with raw data and no successful run, then has nothing left to do', () => {
+    const lake = path.join(tempDir('schedule'), 'lake');
+    expect(lakehouse(['generate', '--lake', lake, '--from', '2021-07-12T00', '--to', '2021-07-12T02', '--rate', '0.2']).status).toBe(0);
+    const first = lakehouse(['schedule', '--once', '--lake', lake]);
+    expect(first.status).toBe(0);
+    // Both raw hours, and the hour that just ended (which has no raw data but is on the schedule).
+    expect(first.stdout).toMatch(/^ran 3 hour\(s\), 0 failed/);
+    const list = lakehouse(['executions', '--lake', lake]).stdout;
+    expect(list).toMatch(/2021-07-12T00\s+SUCCEEDED/);
+    expect(list).toMatch(/2021-07-12T01\s+SUCCEEDED/);
+    const second = lakehouse(['schedule', '--once', '--lake', lake]);
+    expect(second.status).toBe(0);
+    // Only a new hour that ended in between could be due now; the caught-up hours are not run again.
+    expect(second.stdout).toMatch(/^ran [01] hour\(s\)/);
+    const again = lakehouse(['executions', '--lake', lake]).stdout;
+    expect(again.match(/2021-07-12T00\s+SUCCEEDED/g)).toHaveLength(1);
+    expect(again.match(/2021-07-12T01\s+SUCCEEDED/g)).toHaveLength(1);
+  });
+});
+
+describe('lakehouse demo', () => {
+  it('generates a day, backfills it and prints a summary', () => {
+    const lake = path.join(tempDir('demo'), 'lake');
+    const demo = lakehouse(['demo', '--lake', lake, '--rate', '0.2']);
+    expect(demo.status).toBe(0);
+    expect(demo.stdout).toMatch(/hourly executions: 24 succeeded, 0 failed/);
+    expect(demo.stdout).toMatch(/events read: [\d,]+/);
+    const list = lakehouse(['executions', '--lake', lake, '--limit', '100']).stdout;
+    expect(idsIn(list, 'hourly')).toHaveLength(24);
+    expect(idsIn(list, 'backfill')).toHaveLength(1);
+  });
+});
