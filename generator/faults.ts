@@ -44,10 +44,11 @@ export const MAX_LATENESS_US = 3 * DAY_US;
  * Never under 2 minutes, so late records stand apart from on-time ones (sent within seconds).
  */
 export function sampleLatenessUs(random: Random, maxUs: number): number {
+  const upTo = (us: number) => Math.min(us, maxUs);
   const kind = random.float();
-  if (kind < 0.5) return random.between(2 * MINUTE_US, HOUR_US);
-  if (kind < 0.85) return random.between(HOUR_US, 24 * HOUR_US);
-  return random.between(DAY_US, maxUs);
+  if (kind < 0.5) return random.between(2 * MINUTE_US, upTo(HOUR_US));
+  if (kind < 0.85) return random.between(upTo(HOUR_US), upTo(24 * HOUR_US));
+  return random.between(upTo(DAY_US), maxUs);
 }
 
 /**

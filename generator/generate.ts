@@ -45,6 +45,8 @@ export interface GenerateOptions {
   readonly streamName?: string;
   /** Firehose buffer interval: one raw object per window of this many seconds that has records. @default 300 */
   readonly bufferSeconds?: number;
+  /** The most a late session's events precede their sending, in hours. @default 72 */
+  readonly maxLatenessHours?: number;
   /** Called once per arrival hour, in order, when all its objects are stored. */
   readonly onProgress?: (hour: Hour, done: number, total: number) => void;
 }
@@ -93,6 +95,7 @@ interface Settings {
   readonly faults: FaultRates;
   readonly streamName: string;
   readonly bufferSeconds: number;
+  readonly maxLatenessUs: number;
   readonly onProgress?: GenerateOptions['onProgress'];
 }
 
@@ -122,6 +125,10 @@ function resolveSettings(options: GenerateOptions): Settings {
   if (!Number.isInteger(bufferSeconds) || bufferSeconds < 1 || bufferSeconds > 3_600) {
     throw new InvalidInputError(`invalid buffer interval ${bufferSeconds}: expected whole seconds from 1 to 3600`);
   }
+  const maxLatenessHours = options.maxLatenessHours ?? MAX_LATENESS_US / HOUR_US;
+  if (!(maxLatenessHours >= 2 && maxLatenessHours <= 24 * 30)) {
+    throw new InvalidInputError(`invalid maximum lateness ${maxLatenessHours} hours: expected 2 to 720 (a late session must fit before it is sent)`);
+  }
   const streamName = options.streamName ?? 'clickstream';
   if (!STREAM_NAME.test(streamName)) {
     throw new InvalidInputError(`invalid stream name "${streamName}": expected 1 to 64 letters, digits, '_', '.' or '-'`);
@@ -136,6 +143,7 @@ function resolveSettings(options: GenerateOptions): Settings {
     faults: resolveFaults(options.faults ?? {}),
     streamName,
     bufferSeconds,
+    maxLatenessUs: maxLatenessHours * HOUR_US,
     onProgress: options.onProgress,
   };
 }
@@ -269,7 +277,7 @@ class TrafficRun {
       newClient: random.chance(faults.extraFields),
     };
     if (traits.late) {
-      const latenessUs = sampleLatenessUs(random, MAX_LATENESS_US - MAX_SESSION_SPAN_US - 60 * SECOND_US);
+      const latenessUs = sampleLatenessUs(random, this.settings.maxLatenessUs - MAX_SESSION_SPAN_US - 60 * SECOND_US);
       // Started early enough for the whole session to end `latenessUs` or more before it is sent.
       const startUs = Math.floor(atUs - latenessUs - MAX_SESSION_SPAN_US);
       let burstUs = atUs;
