@@ -351,23 +351,12 @@ describe('generateTraffic', () => {
 
 describe('generateTraffic lateness window', () => {
   it('keeps late events within maxLatenessHours of their arrival hour', async () => {
-    const { mkdtempSync } = await import('node:fs');
-    const os = await import('node:os');
-    const path = await import('node:path');
-    const { gunzipSync } = await import('node:zlib');
-    const { FsObjectStore } = await import('../../tasks/adapters/local/fs-object-store');
-    const { generateTraffic } = await import('../../generator/generate');
-    const store = new FsObjectStore(mkdtempSync(path.join(os.tmpdir(), 'lateness-')));
-    await generateTraffic({ store, from: '2021-07-12T10', to: '2021-07-12T12', rate: 2, faults: { late: 0.3, malformed: 0 }, maxLatenessHours: 6 });
-    let earliest = Number.POSITIVE_INFINITY;
-    for await (const object of store.list('raw/')) {
-      for (const line of gunzipSync(await store.get(object.key)).toString().trim().split('\n')) {
-        const time = Date.parse(`${String(JSON.parse(line).timestamp).replace(' ', 'T')}Z`);
-        if (Number.isFinite(time)) earliest = Math.min(earliest, time);
-      }
-    }
-    expect(earliest).toBeGreaterThanOrEqual(Date.parse('2021-07-12T04:00:00Z'));
-    expect(earliest).toBeLessThan(Date.parse('2021-07-12T09:00:00Z'));
-    await expect(generateTraffic({ store, from: '2021-07-12T10', to: '2021-07-12T11', maxLatenessHours: 1 })).rejects.toThrow(/maximum lateness/);
+    await withTempLake(async (store) => {
+      await generateTraffic({ store, from: '2021-07-12T10', to: '2021-07-12T12', rate: 2, faults: { late: 0.3, malformed: 0 }, maxLatenessHours: 6 });
+      const times = (await readRawLines(store)).map((line) => timestampMs(line.record?.timestamp));
+      expect(Math.min(...times)).toBeGreaterThanOrEqual(Date.parse('2021-07-12T04:00:00Z'));
+      expect(Math.min(...times)).toBeLessThan(Date.parse('2021-07-12T09:00:00Z'));
+      await expect(generateTraffic({ store, from: '2021-07-12T10', to: '2021-07-12T11', maxLatenessHours: 1 })).rejects.toThrow(/maximum lateness/);
+    });
   });
 });
