@@ -89,6 +89,14 @@ export function deltaFileKey(location: string, executionName: string): string {
   return `${location}delta-${executionName}.parquet`;
 }
 
+/**
+ * The key of a rewrite of one file of a partition: when a copy that arrived earlier turns up after a
+ * later copy was merged (an out-of-order backfill), the file holding the later copy is rewritten without it.
+ */
+export function rewrittenFileKey(location: string, executionName: string, index: number): string {
+  return `${location}rewrite-${executionName}-${String(index).padStart(5, '0')}.parquet`;
+}
+
 /** The key of the rejects file of one raw object. */
 export function rejectsFileKey(arrivalHour: string, sourceKey: string): string {
   const base = sourceKey.slice(sourceKey.lastIndexOf('/') + 1).replace(/\.gz$/, '');

@@ -1,0 +1,399 @@
+import { randomUUID } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import type { Catalog, CatalogChange, CatalogSnapshot, CommitRecord, DataFile, PartitionState } from '../ports/catalog';
+import { CommitConflictError } from '../ports/errors';
+import type { ObjectStore } from '../ports/object-store';
+import {
+  deltaFileKey,
+  EVENT_COLUMNS,
+  EVENT_SORT_ORDER,
+  EVENTS_TABLE,
+  executionNameOf,
+  initialLocation,
+  RAW_LEDGER_TABLE,
+  REJECTS_TABLE,
+  rewrittenFileKey,
+  type CuratedFile,
+} from '../curated/layout';
+import type { GeoLocator } from '../enrich/geo';
+import { commitWithRetry } from '../shared/commit-with-retry';
+import { hourStartMs } from '../shared/hours';
+import { DEFAULT_MAX_RECORD_BYTES } from '../shared/raw-records';
+import { objectsToMerge } from './ledger';
+import { STAGED_COLUMNS, stageObjects, type StagedInput } from './stage-objects';
+import { DEFAULT_VALIDATION_RULES, type ValidationRules } from './validate-record';
+
+export interface MergeInput {
+  readonly hour: string;
+  readonly executionId: string;
+}
+
+export interface MergePorts {
+  readonly store: ObjectStore;
+  readonly catalog: Catalog;
+  readonly geo: () => Promise<GeoLocator>;
+}
+
+export interface MergeSettings {
+  readonly rules: ValidationRules;
+  readonly maxRecordBytes: number;
+  /** Whole re-runs of the merge after a concurrent commit touched the same events. */
+  readonly attempts: number;
+  readonly duckdbMemoryLimit: string;
+}
+
+export const DEFAULT_MERGE_SETTINGS: MergeSettings = {
+  rules: DEFAULT_VALIDATION_RULES,
+  maxRecordBytes: DEFAULT_MAX_RECORD_BYTES,
+  attempts: 4,
+  duckdbMemoryLimit: '2GB',
+};
+
+export interface MergeResult {
+  readonly hour: string;
+  readonly objects: number;
+  readonly recordsRead: number;
+  readonly accepted: number;
+  readonly rejected: number;
+  readonly rejectedByReason: Record<string, number>;
+  /** Copies of a click_id that lost to an earlier arrival, in this run or already merged. */
+  readonly duplicates: number;
+  /** Accepted events whose event hour is before their arrival hour. */
+  readonly lateEvents: number;
+  /** Already merged rows replaced by a copy of the same click_id that arrived earlier. */
+  readonly supersededRows: number;
+  readonly partitionsTouched: string[];
+  readonly filesWritten: number;
+  readonly catalogVersion: number;
+  readonly notes: string[];
+}
+
+/** Thrown inside a commit attempt when a concurrent commit invalidated this merge's deduplication. */
+class MergeInvalidatedError extends Error {
+  override readonly name = 'MergeInvalidatedError';
+}
+
+const USERS_DIMENSION_KEY = 'dims/users.jsonl';
+
+/**
+ * Merges the raw objects of one arrival hour (and late deliveries into the 24 before it) into the
+ * event-time partitions: validated, enriched, deduplicated by click_id (the earliest arrival wins),
+ * written as one sorted file per touched partition, and committed with the raw ledger and the rejects
+ * in one atomic catalog commit. A rerun finds its objects in the ledger and changes nothing.
+ */
+export async function runMerge(input: MergeInput, ports: MergePorts, settings: MergeSettings = DEFAULT_MERGE_SETTINGS): Promise<MergeResult> {
+  hourStartMs(input.hour);
+  const token = { executionId: input.executionId, hour: input.hour, step: 'merge' };
+  const applied = await ports.catalog.findCommit(token);
+  if (applied) return resultOfCommit(applied, input.hour);
+
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await mergeOnce(input, ports, settings, token);
+    } catch (error) {
+      if (!(error instanceof MergeInvalidatedError) || attempt >= settings.attempts) {
+        if (error instanceof MergeInvalidatedError) {
+          throw new CommitConflictError(`merge of ${input.hour} was invalidated by concurrent commits ${attempt} times: ${error.message}`, { cause: error });
+        }
+        throw error;
+      }
+    }
+  }
+}
+
+async function mergeOnce(input: MergeInput, ports: MergePorts, settings: MergeSettings, token: { executionId: string; hour: string; step: string }): Promise<MergeResult> {
+  const { store, catalog } = ports;
+  const executionName = executionNameOf(input.executionId);
+  const snapshot = await catalog.snapshot();
+  const objects = await objectsToMerge(store, snapshot, input.hour);
+  const staged = await stageObjects(objects, store, await ports.geo(), settings.rules, settings.maxRecordBytes);
+  const instance = await DuckDBInstance.create(':memory:', { memory_limit: settings.duckdbMemoryLimit, temp_directory: path.join(store.scratchDir, `duckdb-${randomUUID()}`) });
+  const db = await instance.connect();
+  try {
+    const notes: string[] = [];
+    await loadCandidates(db, staged);
+    const duplicatesInRun = staged.valid - (await count(db, 'SELECT count(*) FROM candidates'));
+    const touched = (await rows(db, 'SELECT DISTINCT partition FROM candidates ORDER BY 1')).map((row) => row[0] as string);
+    const events = snapshot.tables[EVENTS_TABLE]?.partitions ?? {};
+    const pathToKey = new Map<string, string>();
+    for (const partition of touched) for (const file of events[partition]?.files ?? []) pathToKey.set(store.locate(file.key), file.key);
+
+    const lostToExisting = await dropCandidatesThatLost(db, [...pathToKey.keys()]);
+    const accepted = await count(db, 'SELECT count(*) FROM candidates');
+    const withRows = (await rows(db, 'SELECT DISTINCT partition FROM candidates')).map((row) => row[0] as string);
+    if (!(await loadUsers(db, store))) notes.push(`no users dimension (${USERS_DIMENSION_KEY}): user_name is null`);
+
+    const written = new Map<string, { added: CuratedFile[]; removed: Set<string>; rows: number; lateRows: number }>();
+    let filesWritten = 0;
+    for (const partition of touched) {
+      if (!withRows.includes(partition)) {
+        written.set(partition, { added: [], removed: new Set(), rows: 0, lateRows: 0 });
+        continue;
+      }
+      const location = events[partition]?.location ?? initialLocation(partition);
+      const kind = (events[partition]?.files.length ?? 0) === 0 ? 'base' : 'delta';
+      const deltaKey = deltaFileKey(location, executionName);
+      const where = `partition = '${partition}'`;
+      const delta = await writeSorted(db, store, `SELECT ${selectList()} FROM candidates LEFT JOIN users USING (user_id) WHERE ${where}`, deltaKey);
+      filesWritten += 1;
+      const late = await count(db, `SELECT count(*) FROM candidates WHERE ${where} AND arrival_hour > date_trunc('hour', event_time)`);
+      written.set(partition, { added: [{ ...delta, kind }], removed: new Set(), rows: delta.records, lateRows: late });
+    }
+
+    const supersededRows = await count(db, 'SELECT count(*) FROM superseded');
+    for (const [index, [filePath, partition]] of (await rows(db, 'SELECT DISTINCT file, partition FROM superseded ORDER BY 1')).entries()) {
+      const key = pathToKey.get(filePath as string) as string;
+      const state = events[partition as string] as PartitionState;
+      const original = state.files.find((file) => file.key === key) as CuratedFile;
+      const rewritten = await writeSorted(
+        db,
+        store,
+        `SELECT * FROM read_parquet('${sqlString(filePath as string)}', hive_partitioning = false) WHERE click_id NOT IN (SELECT click_id FROM superseded WHERE file = '${sqlString(filePath as string)}')`,
+        rewrittenFileKey(state.location, executionName, index),
+      );
+      filesWritten += 1;
+      const removedLate = await count(db, `SELECT count(*) FROM superseded WHERE file = '${sqlString(filePath as string)}' AND arrival_hour > date_trunc('hour', event_time)`);
+      const entry = written.get(partition as string);
+      if (!entry) throw new Error(`superseded rows in untouched partition ${String(partition)}`);
+      entry.removed.add(key);
+      if (rewritten.records > 0) entry.added.push({ ...rewritten, kind: original.kind });
+      entry.rows -= original.records - rewritten.records;
+      entry.lateRows -= removedLate;
+    }
+
+    const result: Omit<MergeResult, 'catalogVersion'> = {
+      hour: input.hour,
+      objects: staged.objects.length,
+      recordsRead: staged.recordsRead,
+      accepted,
+      rejected: Object.values(staged.rejectedByReason).reduce((sum, n) => sum + n, 0),
+      rejectedByReason: staged.rejectedByReason,
+      duplicates: duplicatesInRun + lostToExisting,
+      lateEvents: await count(db, `SELECT count(*) FROM candidates WHERE arrival_hour > date_trunc('hour', event_time)`),
+      supersededRows,
+      partitionsTouched: touched.filter((partition) => {
+        const entry = written.get(partition);
+        return entry !== undefined && (entry.added.length > 0 || entry.removed.size > 0);
+      }),
+      filesWritten,
+      notes,
+    };
+    const readVersions = new Map(touched.map((partition) => [partition, events[partition]]));
+    const commit = await commitWithRetry(catalog, token, async (current) => {
+      await revalidate(db, store, current, readVersions, staged);
+      return buildChanges(current, input, staged, written, result);
+    });
+    return { ...result, catalogVersion: commit?.version ?? snapshot.version };
+  } finally {
+    db.closeSync();
+    instance.closeSync();
+    await fs.rm(staged.file, { force: true });
+  }
+}
+
+/** Stages the accepted events in DuckDB and keeps the first arrival of each click_id. */
+async function loadCandidates(db: DuckDBConnection, staged: StagedInput): Promise<void> {
+  await db.run('CREATE TEMP TABLE objects (object INTEGER, source_key VARCHAR, arrival_hour TIMESTAMP)');
+  for (const object of staged.objects) {
+    await db.run('INSERT INTO objects VALUES ($1, $2, make_timestamp($3::BIGINT))', [object.index, object.key, hourStartMs(object.arrivalHour) * 1000]);
+  }
+  const columns = Object.entries(STAGED_COLUMNS)
+    .map(([name, type]) => `${name}: '${type}'`)
+    .join(', ');
+  const source = staged.valid === 0 ? `(SELECT * FROM (SELECT ${Object.entries(STAGED_COLUMNS).map(([name, type]) => `CAST(NULL AS ${type}) AS ${name}`).join(', ')}) WHERE false)` : `read_json('${sqlString(staged.file)}', format = 'newline_delimited', columns = {${columns}})`;
+  await db.run(`
+    CREATE TEMP TABLE candidates AS
+    WITH staged AS (
+      SELECT s.click_id, make_timestamp(s.event_us) AS event_time, make_timestamp(s.sent_us) AS sent_time, o.arrival_hour,
+             make_timestamp(s.derived_us) AS derived_time, s.event_name, s.user_id, s.pixel_id, s.product_id, s.price,
+             s.percent_viewed, s.time_on_data, s.extra::JSON AS extra, s.ip_prefix, s.country, s.region, s.city,
+             o.source_key, s.record_number
+      FROM ${source} s JOIN objects o USING (object)
+    )
+    SELECT *, strftime(event_time, '%Y-%m-%d') AS dt, strftime(event_time, '%H') AS hr,
+           'dt=' || strftime(event_time, '%Y-%m-%d') || '/hr=' || strftime(event_time, '%H') AS partition
+    FROM staged
+    QUALIFY row_number() OVER (PARTITION BY click_id ORDER BY arrival_hour, source_key, record_number) = 1
+    ORDER BY partition, ${EVENT_SORT_ORDER}`);
+}
+
+/**
+ * Removes the candidates whose click_id was already merged from an earlier (or the same) arrival,
+ * and records in `superseded` the merged rows that a candidate beats: they arrived later, so the
+ * candidate replaces them. Returns how many candidates lost.
+ */
+async function dropCandidatesThatLost(db: DuckDBConnection, existingFiles: readonly string[]): Promise<number> {
+  if (existingFiles.length === 0) {
+    await db.run('CREATE TEMP TABLE superseded (click_id VARCHAR, arrival_hour TIMESTAMP, event_time TIMESTAMP, file VARCHAR, partition VARCHAR)');
+    return 0;
+  }
+  const files = existingFiles.map((file) => `'${sqlString(file)}'`).join(', ');
+  await db.run(`
+    CREATE TEMP TABLE existing AS
+    SELECT click_id, arrival_hour, source_key, record_number, event_time, filename AS file, 'dt=' || dt || '/hr=' || hr AS partition
+    FROM read_parquet([${files}], filename = true, hive_partitioning = false)
+    WHERE click_id IN (SELECT click_id FROM candidates)`);
+  const before = await count(db, 'SELECT count(*) FROM candidates');
+  await db.run(`
+    DELETE FROM candidates c WHERE EXISTS (
+      SELECT 1 FROM existing e WHERE e.click_id = c.click_id AND (
+        e.arrival_hour < c.arrival_hour OR (e.arrival_hour = c.arrival_hour AND (
+          e.source_key < c.source_key OR (e.source_key = c.source_key AND e.record_number <= c.record_number)))))`);
+  await db.run('CREATE TEMP TABLE superseded AS SELECT e.click_id, e.arrival_hour, e.event_time, e.file, e.partition FROM existing e JOIN candidates c USING (click_id)');
+  return before - (await count(db, 'SELECT count(*) FROM candidates'));
+}
+
+/** Loads the users dimension for the user_name join; false when the lake has none yet. */
+async function loadUsers(db: DuckDBConnection, store: ObjectStore): Promise<boolean> {
+  if (!(await store.exists(USERS_DIMENSION_KEY))) {
+    await db.run('CREATE TEMP TABLE users (user_id VARCHAR, user_name VARCHAR)');
+    return false;
+  }
+  await db.run(`
+    CREATE TEMP TABLE users AS
+    SELECT CAST(user_id AS VARCHAR) AS user_id, any_value(CAST(name AS VARCHAR)) AS user_name
+    FROM read_json('${sqlString(store.locate(USERS_DIMENSION_KEY))}', format = 'newline_delimited')
+    GROUP BY 1`);
+  return true;
+}
+
+/**
+ * Checks a fresh snapshot against what this merge read. Its raw objects must still be unmerged, the
+ * files it rewrote must still be live, and files added meanwhile to its partitions must not hold any
+ * of its click_ids; otherwise the deduplication is stale and the merge starts over.
+ */
+async function revalidate(
+  db: DuckDBConnection,
+  store: ObjectStore,
+  current: CatalogSnapshot,
+  readVersions: ReadonlyMap<string, PartitionState | undefined>,
+  staged: StagedInput,
+): Promise<void> {
+  const ledger = current.tables[RAW_LEDGER_TABLE]?.partitions ?? {};
+  for (const object of staged.objects) {
+    if (ledger[object.arrivalHour]?.files.some((file) => file.key === object.key)) {
+      throw new MergeInvalidatedError(`raw object ${object.key} was merged by another run`);
+    }
+  }
+  const superseded = new Set((await rows(db, 'SELECT DISTINCT file FROM superseded')).map((row) => row[0] as string));
+  for (const [partition, read] of readVersions) {
+    const now = current.tables[EVENTS_TABLE]?.partitions[partition];
+    if (now?.version === read?.version) continue;
+    const live = new Set((now?.files ?? []).map((file) => store.locate(file.key)));
+    for (const file of superseded) if (!live.has(file)) throw new MergeInvalidatedError(`file ${file} changed while it was being rewritten`);
+    const seen = new Set((read?.files ?? []).map((file) => file.key));
+    const added = (now?.files ?? []).filter((file) => !seen.has(file.key)).map((file) => `'${sqlString(store.locate(file.key))}'`);
+    if (added.length === 0) continue;
+    const clashes = await count(db, `SELECT count(*) FROM read_parquet([${added.join(', ')}], hive_partitioning = false) WHERE click_id IN (SELECT click_id FROM candidates WHERE partition = '${partition}')`);
+    if (clashes > 0) throw new MergeInvalidatedError(`${clashes} of its events were committed to ${partition} by another run`);
+  }
+}
+
+function buildChanges(
+  current: CatalogSnapshot,
+  input: MergeInput,
+  staged: StagedInput,
+  written: ReadonlyMap<string, { added: CuratedFile[]; removed: Set<string>; rows: number; lateRows: number }>,
+  result: Omit<MergeResult, 'catalogVersion'>,
+): CatalogChange[] {
+  const changes: CatalogChange[] = [];
+  const eventsTable = current.tables[EVENTS_TABLE];
+  if (!eventsTable || JSON.stringify(eventsTable.columns) !== JSON.stringify(curatedColumns())) {
+    changes.push({ kind: 'setColumns', table: EVENTS_TABLE, columns: curatedColumns() });
+  }
+  const lastCommit = { executionId: input.executionId, step: 'merge', at: new Date().toISOString() };
+  for (const [partition, entry] of written) {
+    if (entry.added.length === 0 && entry.removed.size === 0) continue;
+    const now = eventsTable?.partitions[partition];
+    const properties = now?.properties ?? {};
+    changes.push({
+      kind: 'putPartition',
+      table: EVENTS_TABLE,
+      partition,
+      location: now?.location ?? initialLocation(partition),
+      files: [...(now?.files ?? []).filter((file) => !entry.removed.has(file.key)), ...entry.added],
+      properties: {
+        ...properties,
+        rows: Number(properties.rows ?? 0) + entry.rows,
+        lateRows: Number(properties.lateRows ?? 0) + entry.lateRows,
+        lastCommit,
+      },
+    });
+  }
+  const objectsByHour = new Map<string, DataFile[]>();
+  for (const object of staged.objects) {
+    const files = objectsByHour.get(object.arrivalHour) ?? [];
+    files.push({ key: object.key, size: object.size, records: object.records });
+    objectsByHour.set(object.arrivalHour, files);
+  }
+  // The run's own hour is marked as run even when it had no objects, so later deliveries into it are picked up.
+  if (!objectsByHour.has(input.hour)) objectsByHour.set(input.hour, []);
+  for (const [hour, files] of objectsByHour) {
+    const now = current.tables[RAW_LEDGER_TABLE]?.partitions[hour];
+    changes.push({
+      kind: 'putPartition',
+      table: RAW_LEDGER_TABLE,
+      partition: hour,
+      location: `raw/${hour.slice(0, 4)}/${hour.slice(5, 7)}/${hour.slice(8, 10)}/${hour.slice(11, 13)}/`,
+      files: [...(now?.files ?? []), ...files],
+      properties: hour === input.hour ? { ...(now?.properties ?? {}), lastMerge: { ...result, executionId: input.executionId } } : (now?.properties ?? {}),
+    });
+  }
+  for (const [hour, files] of staged.rejectFiles) {
+    const now = current.tables[REJECTS_TABLE]?.partitions[hour];
+    const keys = new Set(files.map((file) => file.key));
+    changes.push({
+      kind: 'putPartition',
+      table: REJECTS_TABLE,
+      partition: hour,
+      location: `rejects/arrival_hour=${hour}/`,
+      files: [...(now?.files ?? []).filter((file) => !keys.has(file.key)), ...files],
+      properties: {},
+    });
+  }
+  return changes;
+}
+
+/** The result a merge recorded in the ledger, for a retry that finds its commit already applied. */
+function resultOfCommit(commit: CommitRecord, hour: string): MergeResult {
+  for (const change of commit.changes) {
+    if (change.kind === 'putPartition' && change.table === RAW_LEDGER_TABLE && change.partition === hour) {
+      const { executionId: _executionId, ...result } = change.properties.lastMerge as MergeResult & { executionId: string };
+      return { ...result, catalogVersion: commit.version };
+    }
+  }
+  throw new Error(`commit ${commit.version} of merge ${hour} has no ledger entry`);
+}
+
+function curatedColumns() {
+  return EVENT_COLUMNS.map(({ name, type, comment }) => (comment ? { name, type, comment } : { name, type }));
+}
+
+function selectList(): string {
+  return EVENT_COLUMNS.map((column) => column.name).join(', ');
+}
+
+/** Writes the rows of `query`, sorted, as Parquet in scratch space and moves the file under `key`. */
+async function writeSorted(db: DuckDBConnection, store: ObjectStore, query: string, key: string): Promise<CuratedFile> {
+  const scratch = path.join(store.scratchDir, `${randomUUID()}.parquet`);
+  await db.run(`COPY (SELECT * FROM (${query}) ORDER BY ${EVENT_SORT_ORDER}) TO '${sqlString(scratch)}' (FORMAT parquet, COMPRESSION zstd)`);
+  const records = await count(db, `SELECT count(*) FROM read_parquet('${sqlString(scratch)}')`);
+  const { size } = await fs.stat(scratch);
+  await store.putFile(key, scratch);
+  return { key, size, records, kind: 'delta' };
+}
+
+async function rows(db: DuckDBConnection, sql: string): Promise<unknown[][]> {
+  return (await db.runAndReadAll(sql)).getRows() as unknown[][];
+}
+
+async function count(db: DuckDBConnection, sql: string): Promise<number> {
+  return Number((await rows(db, sql))[0]?.[0] ?? 0);
+}
+
+/** Escapes a value for a single-quoted SQL literal; used only for paths and partition keys this code made. */
+function sqlString(value: string): string {
+  return value.replaceAll("'", "''");
+}
