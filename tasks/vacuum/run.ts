@@ -1,0 +1,162 @@
+import type { Catalog, CommitRecord } from '../ports/catalog';
+import { InvalidInputError } from '../ports/errors';
+import type { ObjectStore } from '../ports/object-store';
+import { CURATED_PREFIX, EVENTS_TABLE, REJECTS_PREFIX, REJECTS_TABLE } from '../curated/layout';
+import { hourStartMs } from '../shared/hours';
+
+export const DEFAULT_RETENTION_HOURS = 72;
+
+/**
+ * The prefixes a vacuum cleans, each with the catalog table that names the live files under it. A
+ * prefix is cleaned only once its table exists: before that the catalog does not name the files
+ * there, and "not referenced" would not mean "not used".
+ */
+export const VACUUMED_PREFIXES: readonly { readonly prefix: string; readonly table: string }[] = [
+  { prefix: CURATED_PREFIX, table: EVENTS_TABLE },
+  { prefix: REJECTS_PREFIX, table: REJECTS_TABLE },
+];
+
+const HOUR_MS = 3_600_000;
+const MINUTE_MS = 60_000;
+
+export interface VacuumInput {
+  /** The workflow execution (or CLI invocation) running the vacuum. */
+  readonly executionId: string;
+  /** The arrival hour of the run that includes the vacuum, if any; informational. */
+  readonly hour?: string;
+  /** How long a file stays after it stopped being live. @default settings.retentionHours */
+  readonly retentionHours?: number;
+}
+
+export interface VacuumPorts {
+  readonly store: ObjectStore;
+  readonly catalog: Catalog;
+}
+
+export interface VacuumSettings {
+  /** The clock the retention counts back from. @default () => new Date() */
+  readonly now?: () => Date;
+  /** The retention when the input gives none. @default 72 */
+  readonly retentionHours?: number;
+  /** The longest a task may run between reading the catalog and committing. @default 15 (the Lambda limit) */
+  readonly maxTaskMinutes?: number;
+  /** The longest a query may read the files of one snapshot. @default 60 */
+  readonly maxQueryMinutes?: number;
+  /** Count what would be deleted, and delete nothing. @default false */
+  readonly dryRun?: boolean;
+}
+
+/** The vacuum's report; JSON-serialisable, it becomes the Step Functions state output. */
+export interface VacuumResult {
+  /** Files deleted (or, in a dry run, that would be). */
+  readonly filesDeleted: number;
+  readonly bytesDeleted: number;
+  readonly retentionHours: number;
+  /** Files not live since before this instant (and written before it) were deleted. */
+  readonly cutoff: string;
+  readonly dryRun: boolean;
+}
+
+/**
+ * Deletes the data files under the vacuumed prefixes that no reader or writer can still use: files
+ * that no catalog snapshot since `now - retention` names, and that were written before that instant.
+ * That covers files a commit dropped more than the retention ago (walking the commit history to learn
+ * when each file stopped being live) and orphans that no commit ever named (files of crashed or
+ * superseded writers), by their age. Files of the current snapshot are never deleted. A retention
+ * shorter than the longest task plus the longest query is refused. Idempotent.
+ */
+export async function runVacuum(input: VacuumInput, ports: VacuumPorts, settings: VacuumSettings = {}): Promise<VacuumResult> {
+  if (input.hour !== undefined) hourStartMs(input.hour);
+  const retentionHours = checkRetention(input.retentionHours ?? settings.retentionHours ?? DEFAULT_RETENTION_HOURS, settings);
+  const now = (settings.now ?? (() => new Date()))();
+  const cutoffMs = now.getTime() - retentionHours * HOUR_MS;
+  const dryRun = settings.dryRun ?? false;
+
+  // The snapshot before the history: a commit landing in between is then in the history, and its files count as live.
+  const snapshot = await ports.catalog.snapshot();
+  const liveness = fileLiveness(await ports.catalog.history());
+  for (const table of Object.values(snapshot.tables)) {
+    for (const partition of Object.values(table.partitions)) for (const file of partition.files) liveness.live.add(file.key);
+  }
+
+  let filesDeleted = 0;
+  let bytesDeleted = 0;
+  for (const { prefix, table } of VACUUMED_PREFIXES) {
+    if (!snapshot.tables[table]) continue;
+    for await (const object of ports.store.list(prefix)) {
+      if (liveness.live.has(object.key)) continue;
+      // Still named by a snapshot current at or after the cutoff: a reader or a writer may be using it.
+      if ((liveness.droppedAt.get(object.key) ?? -Infinity) > cutoffMs) continue;
+      // Written after the cutoff: possibly by a writer that has not committed yet.
+      if (object.lastModified.getTime() > cutoffMs) continue;
+      if (!dryRun) await ports.store.delete(object.key);
+      filesDeleted += 1;
+      bytesDeleted += object.size;
+    }
+  }
+  return { filesDeleted, bytesDeleted, retentionHours, cutoff: new Date(cutoffMs).toISOString(), dryRun };
+}
+
+/** The shortest retention that cannot delete a file a running task or query still uses, in hours. */
+export function minimumRetentionHours(settings: Pick<VacuumSettings, 'maxTaskMinutes' | 'maxQueryMinutes'> = {}): number {
+  const task = settings.maxTaskMinutes ?? 15;
+  const query = settings.maxQueryMinutes ?? 60;
+  for (const [name, value] of [['maxTaskMinutes', task], ['maxQueryMinutes', query]] as const) {
+    if (!Number.isFinite(value) || value < 0) throw new InvalidInputError(`invalid vacuum setting ${name} ${value}: expected a number of minutes >= 0`);
+  }
+  return (task + query) / 60;
+}
+
+function checkRetention(retentionHours: number, settings: VacuumSettings): number {
+  if (!Number.isFinite(retentionHours) || retentionHours <= 0) {
+    throw new InvalidInputError(`invalid retention ${retentionHours} h: expected a positive number of hours`);
+  }
+  const minimum = minimumRetentionHours(settings);
+  if (retentionHours < minimum) {
+    const task = settings.maxTaskMinutes ?? 15;
+    const query = settings.maxQueryMinutes ?? 60;
+    throw new InvalidInputError(
+      `retention ${retentionHours} h is shorter than the minimum of ${minimum} h (the longest task, ${task} min, plus the longest query, ${query} min): a writer or reader could still be using the files it would delete`,
+    );
+  }
+  return retentionHours;
+}
+
+interface Liveness {
+  /** Files named by the state after the last commit. */
+  readonly live: Set<string>;
+  /** For files some commit stopped naming: when the last such commit was made (epoch ms). */
+  readonly droppedAt: Map<string, number>;
+}
+
+/** Replays the commit history, recording when each file stopped being live. */
+function fileLiveness(history: readonly CommitRecord[]): Liveness {
+  const partitions = new Map<string, readonly string[]>();
+  const droppedAt = new Map<string, number>();
+  const drop = (keys: readonly string[] | undefined, kept: ReadonlySet<string>, at: number) => {
+    for (const key of keys ?? []) {
+      if (!kept.has(key)) droppedAt.set(key, at);
+    }
+  };
+  let at = -Infinity;
+  for (const commit of history) {
+    // Commits happen in version order even when writers' clocks disagree: a commit is no earlier than
+    // the one before it. One whose time cannot be read counts as made now, so its files wait a whole retention.
+    const parsed = Date.parse(commit.committedAt);
+    at = Math.max(at, Number.isNaN(parsed) ? Infinity : parsed);
+    for (const change of commit.changes) {
+      const id = JSON.stringify([change.table, change.kind === 'putPartition' || change.kind === 'dropPartition' ? change.partition : '']);
+      if (change.kind === 'putPartition') {
+        const files = change.files.map((file) => file.key);
+        drop(partitions.get(id), new Set(files), at);
+        partitions.set(id, files);
+      } else if (change.kind === 'dropPartition') {
+        drop(partitions.get(id), new Set(), at);
+        partitions.delete(id);
+      }
+    }
+  }
+  const live = new Set<string>();
+  for (const files of partitions.values()) for (const key of files) live.add(key);
+  return { live, droppedAt };
+}
