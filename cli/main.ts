@@ -3,9 +3,11 @@ import { registerBackfill } from './commands/backfill';
 import { registerDemo } from './commands/demo';
 import { registerExecutions } from './commands/executions';
 import { registerGenerate } from './commands/generate';
+import { registerQuery } from './commands/query';
 import { registerRun } from './commands/run';
 import { registerSchedule } from './commands/schedule';
 import { registerSchema } from './commands/schema';
+import { registerVacuum } from './commands/vacuum';
 
 const program = new Command('lakehouse')
   .description('A clickstream lakehouse: raw events by arrival hour in, sorted and deduplicated event-time partitions and aggregates out.')
@@ -21,6 +23,8 @@ registerBackfill(program);
 registerExecutions(program);
 registerSchedule(program);
 registerSchema(program);
+registerVacuum(program);
+registerQuery(program);
 registerDemo(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {

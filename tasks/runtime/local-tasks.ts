@@ -1,13 +1,23 @@
+import { createCompactHandler } from '../compact/handler';
 import { createCrawlHandler } from '../crawl/handler';
+import { GeoLocator } from '../enrich/geo';
+import { createMergeHandler } from '../merge/handler';
 import { run as planHours } from '../plan-hours/run';
 import { run as summarizeBackfill } from '../summarize-backfill/run';
+import { createVacuumHandler } from '../vacuum/handler';
 import type { LocalPorts } from './local-ports';
 import type { TaskRegistry } from './task-registry';
 
 /** The task cores the workflows' descriptors name, bound to the local ports. */
 export function localTasks(ports: LocalPorts): TaskRegistry {
+  let geo: Promise<GeoLocator> | undefined;
+  // Opened on first use and shared by every merge of this process: the database is large.
+  const openGeo = () => (geo ??= GeoLocator.open());
   return {
     crawl: createCrawlHandler(ports),
+    merge: createMergeHandler({ ...ports, geo: openGeo }),
+    compact: createCompactHandler(ports),
+    vacuum: createVacuumHandler(ports),
     'plan-hours': async (input) => planHours(input),
     'summarize-backfill': async (input) => summarizeBackfill(input),
   };

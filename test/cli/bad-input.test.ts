@@ -66,7 +66,7 @@ describe('lakehouse CLI on bad input', () => {
   });
 
   it('offers --help on every command', () => {
-    for (const command of [[], ['generate'], ['run'], ['backfill'], ['executions'], ['executions', 'show'], ['rerun'], ['schedule'], ['schema'], ['demo']]) {
+    for (const command of [[], ['generate'], ['run'], ['backfill'], ['executions'], ['executions', 'show'], ['rerun'], ['schedule'], ['schema'], ['query'], ['vacuum'], ['demo']]) {
       const result = lakehouse([...command, '--help']);
       expect(result.status).toBe(0);
       expect(result.stdout).toMatch(/^Usage: lakehouse/);

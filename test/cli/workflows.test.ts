@@ -85,6 +85,9 @@ describe('lakehouse demo', () => {
     expect(demo.status).toBe(0);
     expect(demo.stdout).toMatch(/hourly executions: 24 succeeded, 0 failed/);
     expect(demo.stdout).toMatch(/events read: [\d,]+/);
+    const number = (label: string) => Number((new RegExp(`${label}:\\s+([\\d,]+)`).exec(demo.stdout)?.[1] ?? 'NaN').replaceAll(',', ''));
+    expect(number('accepted') + number('rejected') + number('duplicates')).toBe(number('events read'));
+    expect(number('accepted')).toBeGreaterThan(0);
     const list = lakehouse(['executions', '--lake', lake, '--limit', '100']).stdout;
     expect(idsIn(list, 'hourly')).toHaveLength(24);
     expect(idsIn(list, 'backfill')).toHaveLength(1);

@@ -14,6 +14,9 @@ type CrawlInput = { hour: string; executionId: string };
 function registry(crawl: TaskHandler) {
   return {
     crawl,
+    merge: async () => ({ partitionsTouched: [] }),
+    compact: async () => ({ partitionsCompacted: 0 }),
+    vacuum: async () => ({ filesDeleted: 0 }),
     'plan-hours': async (input: unknown) => planHours(input),
     'summarize-backfill': async (input: unknown) => summarizeBackfill(input),
   };
@@ -52,7 +55,13 @@ describe('LocalWorkflowRunner', () => {
 
       expect(record.status).toBe('SUCCEEDED');
       expect(record.id).toMatch(/^hourly-2021-07-12T05-[0-9a-f]{8}$/);
-      expect(record.output).toEqual({ hour: '2021-07-12T05', crawl: { crawled: '2021-07-12T05' } });
+      expect(record.output).toEqual({
+        hour: '2021-07-12T05',
+        crawl: { crawled: '2021-07-12T05' },
+        merge: { partitionsTouched: [] },
+        compact: { partitionsCompacted: 0 },
+        vacuum: { filesDeleted: 0 },
+      });
       expect(calls).toEqual([{ hour: '2021-07-12T05', executionId: record.executionArn }]);
       expect(record.executionArn).toBe(`arn:aws:states:us-east-1:000000000000:execution:lakehouse-hourly:${record.id}`);
       expect(record.states.map((state) => [state.name, state.status])).toEqual([
@@ -61,6 +70,8 @@ describe('LocalWorkflowRunner', () => {
         ['CompactPartitions', 'SUCCEEDED'],
         ['AggregateTouchedHours', 'SUCCEEDED'],
         ['WritePriceSignals', 'SUCCEEDED'],
+        ['VacuumExpiredFiles', 'SUCCEEDED'],
+        ['FinishHour', 'SUCCEEDED'],
       ]);
       for (const state of record.states) {
         expect(state.durationMs).toBeGreaterThanOrEqual(0);

@@ -89,7 +89,9 @@ describe('workflow definitions', () => {
           expect(retrier.MaxAttempts).toBeGreaterThan(0);
         }
         const catchers = (state.Catch ?? []) as Array<{ ErrorEquals: string[]; ResultPath?: string }>;
-        expect(catchers).toEqual([expect.objectContaining({ ErrorEquals: ['States.ALL'], ResultPath: '$.error' })]);
+        // Housekeeping records its failure and lets the hour succeed; every other step fails the execution.
+        const resultPath = stateName === 'VacuumExpiredFiles' ? '$.vacuumError' : '$.error';
+        expect(catchers).toEqual([expect.objectContaining({ ErrorEquals: ['States.ALL'], ResultPath: resultPath })]);
         expect(state.TimeoutSeconds).toBeGreaterThan(0);
         if (String(state.Resource).includes('Function')) expect(state.TimeoutSeconds).toBeLessThanOrEqual(900);
       }
@@ -102,7 +104,7 @@ describe('workflow definitions', () => {
     for (let name: string | undefined = definition.StartAt; name !== undefined; name = definition.States[name]?.Next as string | undefined) {
       order.push(name);
     }
-    expect(order).toEqual(['CrawlRawHour', 'MergeLateEvents', 'CompactPartitions', 'AggregateTouchedHours', 'WritePriceSignals']);
+    expect(order).toEqual(['CrawlRawHour', 'MergeLateEvents', 'CompactPartitions', 'AggregateTouchedHours', 'WritePriceSignals', 'VacuumExpiredFiles', 'FinishHour']);
     expect(definition.States['FailExecution']).toMatchObject({ Type: 'Fail', ErrorPath: '$.error.Error', CausePath: '$.error.Cause' });
   });
 
