@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { InvalidInputError } from '../ports/errors';
+import { parseTaskInput } from '../shared/task-input';
 
 /** Inline Map states run at most 40 iterations at once on AWS (and in aws-local-stepfunctions by default). */
 export const MAX_BACKFILL_CONCURRENCY = 40;
@@ -15,12 +15,5 @@ export const planHoursInputSchema = z.object({
 export type PlanHoursInput = z.input<typeof planHoursInputSchema>;
 
 export function parsePlanHoursInput(input: unknown): z.output<typeof planHoursInputSchema> {
-  const parsed = planHoursInputSchema.safeParse(input);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || 'input'}: ${issue.message}`);
-    throw new InvalidInputError(
-      `invalid backfill input ${JSON.stringify(input)}: ${problems.join('; ')}; expected {"from": "YYYY-MM-DDTHH", "to": "YYYY-MM-DDTHH", "concurrency": 1..${MAX_BACKFILL_CONCURRENCY}}`,
-    );
-  }
-  return parsed.data;
+  return parseTaskInput(planHoursInputSchema, input, 'backfill', `{"from": "YYYY-MM-DDTHH", "to": "YYYY-MM-DDTHH", "concurrency": 1..${MAX_BACKFILL_CONCURRENCY}}`);
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { InvalidInputError } from '../ports/errors';
+import { parseTaskInput } from '../shared/task-input';
 
 /** One Map iteration's result: a succeeded child execution, or a failure recorded by RecordFailedHour. */
 export const hourResultSchema = z.object({
@@ -19,12 +19,5 @@ export type HourResult = z.output<typeof hourResultSchema>;
 export type SummarizeBackfillInput = z.output<typeof summarizeBackfillInputSchema>;
 
 export function parseSummarizeBackfillInput(input: unknown): SummarizeBackfillInput {
-  const parsed = summarizeBackfillInputSchema.safeParse(input);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || 'input'}: ${issue.message}`);
-    throw new InvalidInputError(
-      `invalid backfill summary input: ${problems.join('; ')}; expected {"from", "to", "results": [{"hour", "status", "executionArn"?, "error"?}]}`,
-    );
-  }
-  return parsed.data;
+  return parseTaskInput(summarizeBackfillInputSchema, input, 'backfill summary', '{"from", "to", "results": [{"hour", "status", "executionArn"?, "error"?}]}');
 }
