@@ -1,21 +1,6 @@
-import { readdirSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import * as path from 'node:path';
-import { lakehouse, tempDir } from './run-cli';
-
-/** Every file under `dir` with its size and modification time: what "nothing changed" is checked against. */
-function listing(dir: string): string[] {
-  const entries: string[] = [];
-  const walk = (current: string) => {
-    for (const name of readdirSync(current)) {
-      const full = path.join(current, name);
-      const stat = statSync(full);
-      if (stat.isDirectory()) walk(full);
-      else entries.push(`${path.relative(dir, full)} ${stat.size} ${stat.mtimeMs}`);
-    }
-  };
-  walk(dir);
-  return entries.sort();
-}
+import { lakehouse, listing, tempDir } from './run-cli';
 
 function expectOneLineFailure(result: { status: number | null; stderr: string }, pattern: RegExp): void {
   expect(result.status).not.toBe(0);

@@ -1,26 +1,11 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { lakehouse, tempDir } from './run-cli';
+import { lakehouse, listing, tempDir } from './run-cli';
 
 const HOUR = '2021-07-12T01';
 const RAW_DIR = 'raw/2021/07/12/01';
 const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3,9}Z$/;
-
-/** Every file under `dir` with its size and modification time. */
-function listing(dir: string): string[] {
-  const entries: string[] = [];
-  const walk = (current: string) => {
-    for (const name of readdirSync(current)) {
-      const full = path.join(current, name);
-      const stat = statSync(full);
-      if (stat.isDirectory()) walk(full);
-      else entries.push(`${path.relative(dir, full)} ${stat.size} ${stat.mtimeMs}`);
-    }
-  };
-  walk(dir);
-  return entries.sort();
-}
 
 /** The records of the hour's raw objects that are JSON objects, counted independently of DuckDB. */
 function rawObjectRecords(lake: string): number {

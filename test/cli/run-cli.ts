@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync, statSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
@@ -19,4 +19,19 @@ export function lakehouse(args: readonly string[], cwd?: string): CliResult {
 
 export function tempDir(label: string): string {
   return mkdtempSync(path.join(os.tmpdir(), `lakehouse-${label}-`));
+}
+
+/** Every file under `dir` with its size and modification time: what "nothing changed" is checked against. */
+export function listing(dir: string): string[] {
+  const entries: string[] = [];
+  const walk = (current: string) => {
+    for (const name of readdirSync(current)) {
+      const full = path.join(current, name);
+      const stat = statSync(full);
+      if (stat.isDirectory()) walk(full);
+      else entries.push(`${path.relative(dir, full)} ${stat.size} ${stat.mtimeMs}`);
+    }
+  };
+  walk(dir);
+  return entries.sort();
 }
