@@ -1,0 +1,288 @@
+/**
+ * `npm run bench`: the benchmark of issue 3 (not a timed test; nothing here asserts a time).
+ *
+ * 1. Generates two lakes of one arrival hour with the same seed, at the seed article's 1,000 on-time events
+ *    a second (3.6 M events) unless told otherwise: one with 2 % late sessions whose events go back up to
+ *    48 hours, one with none; the other faults (duplicates, malformed records, …) at the generator's defaults.
+ * 2. Runs each measured job alone in a child process, which reports its wall time and its own peak RSS:
+ *    the hourly workflow on each lake, and a plain DuckDB read_json → dedup → sort → COPY … PARTITION_BY
+ *    of the late lake (see baseline.ts for what that baseline leaves out).
+ * 3. Prints the jobs, the targets (hourly ≤ 1.5× the baseline's time, late ≤ 1.2× no-late, peak < 3 GiB) with
+ *    PASS or MISS, and the hourly runs' per-state times, so that the bottleneck is visible.
+ *
+ * Options: see options.ts (`npm run bench -- --help`). A quick check: `npm run bench -- --events 200000`.
+ */
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { generateTraffic, type GenerationReport } from '../generator/generate';
+import { FsObjectStore } from '../tasks/adapters/local/fs-object-store';
+import { addHours } from '../tasks/shared/hours';
+import { count, mib, percent, ratio, seconds, table } from './format';
+import type { StateTiming } from './jobs';
+import { OptionsError, parseOptions, USAGE, type BenchOptions } from './options';
+import { generatorRateFor, hourlyCurveFactor } from './sizing';
+import { spawnJob, type SpawnedMeasurement } from './spawn-job';
+
+const TARGETS = {
+  /** The full hourly run against the plain DuckDB baseline, time. */
+  hourlyVsBaseline: 1.5,
+  /** A run with late events against one without, time. */
+  lateVsNoLate: 1.2,
+  /** Peak memory of an hourly run. */
+  peakMiB: 3 * 1024,
+};
+
+interface Lake {
+  readonly name: string;
+  readonly dir: string;
+  readonly late: number;
+  generation?: GenerationReport;
+  generationMs?: number;
+  rawBytes?: number;
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2), process.env);
+  const ownRoot = options.dir === undefined;
+  const root = options.dir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'lakehouse-bench-')));
+  await fs.mkdir(root, { recursive: true });
+  const lakes: Lake[] = [
+    { name: 'late', dir: path.join(root, 'lake-late'), late: options.late },
+    { name: 'no-late', dir: path.join(root, 'lake-no-late'), late: 0 },
+  ];
+  const baselineOut = path.join(root, 'baseline-out');
+  for (const dir of [...lakes.map((lake) => lake.dir), baselineOut]) {
+    if ((await fs.readdir(dir).catch(() => [])).length > 0) throw new OptionsError(`${dir} is not empty: give an empty or new --dir`);
+  }
+
+  const rate = generatorRateFor(options.hour, options.eventsPerSecond);
+  printHeader(options, root, rate);
+  try {
+    for (const lake of lakes) await generate(lake, options, rate);
+    printGeneration(lakes);
+
+    const [late, noLate] = lakes as [Lake, Lake];
+    const nodeFlags = (name: string) => (options.cpuProfDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${path.resolve(options.cpuProfDir)}`, `--cpu-prof-name=${name}.cpuprofile`]);
+    const jobs: { label: string; lake: Lake; run: () => Promise<SpawnedMeasurement> }[] = [
+      { label: `hourly, ${percentOf(late.late)} late`, lake: late, run: () => spawnJob('hourly', { lake: late.dir, hour: options.hour }, { nodeFlags: nodeFlags('hourly-late') }) },
+      { label: 'hourly, no late', lake: noLate, run: () => spawnJob('hourly', { lake: noLate.dir, hour: options.hour }, { nodeFlags: nodeFlags('hourly-no-late') }) },
+      { label: `duckdb baseline, ${percentOf(late.late)} late`, lake: late, run: () => spawnJob('duckdb-baseline', { lake: late.dir, out: baselineOut }) },
+    ];
+    const results: SpawnedMeasurement[] = [];
+    for (const job of jobs) {
+      process.stderr.write(`running ${job.label} …\n`);
+      const result = await job.run();
+      process.stderr.write(`  ${result.ok ? 'done' : `FAILED: ${result.error ?? ''}`} in ${seconds(result.wallMs)} s, peak ${mib(result.maxRssKiB)} MiB\n`);
+      results.push(result);
+    }
+    const [hourlyLate, hourlyNoLate, baseline] = results as [SpawnedMeasurement, SpawnedMeasurement, SpawnedMeasurement];
+    const baselinePartitions = await countPartitions(baselineOut);
+
+    console.log('\n== measured jobs (each alone in a child process; seconds = the job, not process start) ==');
+    console.log(
+      table(
+        ['job', 'records in', 'rows out', 'seconds', 'records/s', 'cpu s', 'peak MiB', 'status'],
+        jobs.map((job, i) => {
+          const result = results[i] as SpawnedMeasurement;
+          // The baseline does not count what it reads: its input is the lake's raw records, the same lines the merge reads.
+          const recordsIn = result.recordsIn ?? job.lake.generation?.records;
+          return [
+            job.label,
+            count(recordsIn),
+            count(result.rowsOut),
+            seconds(result.wallMs),
+            count(recordsIn === undefined ? undefined : recordsIn / (result.wallMs / 1000)),
+            seconds(result.userCpuMs + result.systemCpuMs),
+            mib(result.maxRssKiB),
+            result.ok ? 'ok' : `FAILED ${result.error ?? ''}`,
+          ];
+        }),
+      ),
+    );
+    console.log(`(records in: raw lines, duplicates and malformed ones included; rows out: curated rows (accepted) / rows the baseline wrote in ${baselinePartitions} partitions; cpu s: user + system CPU of the process, all threads)`);
+
+    const checks = [
+      check('hourly (late) / duckdb baseline, time', hourlyLate.wallMs / baseline.wallMs, TARGETS.hourlyVsBaseline, ratio),
+      check('hourly late / hourly no late, time', hourlyLate.wallMs / hourlyNoLate.wallMs, TARGETS.lateVsNoLate, ratio),
+      check('peak memory of the hourly runs, MiB', Math.max(hourlyLate.maxRssKiB, hourlyNoLate.maxRssKiB) / 1024, TARGETS.peakMiB, (v) => v.toFixed(0), true),
+    ];
+    console.log('\n== targets ==');
+    console.log(
+      table(
+        ['measure', 'value', 'target', 'verdict'],
+        checks.map((c) => [c.label, c.value, c.target, c.verdict]),
+      ),
+    );
+    const perRecord = hourlyLate.wallMs / (hourlyLate.recordsIn ?? Number.NaN) / (hourlyNoLate.wallMs / (hourlyNoLate.recordsIn ?? Number.NaN));
+    console.log(`for information: late / no late per record read ${ratio(perRecord)}; duckdb baseline peak ${mib(baseline.maxRssKiB)} MiB (DuckDB's default memory limit, 80 % of RAM; the merge caps its DuckDB at 2 GB)`);
+
+    printStates([
+      { label: 'late', result: hourlyLate },
+      { label: 'no late', result: hourlyNoLate },
+    ]);
+    printMergeDetails([
+      { label: 'late', result: hourlyLate },
+      { label: 'no late', result: hourlyNoLate },
+    ]);
+    if (!results.every((result) => result.ok)) process.exitCode = 1;
+  } finally {
+    if (options.keep) {
+      console.log(`\nkept: ${lakes.map((lake) => lake.dir).join(', ')}, ${baselineOut}`);
+    } else if (ownRoot) {
+      await fs.rm(root, { recursive: true, force: true });
+    } else {
+      for (const dir of [...lakes.map((lake) => lake.dir), baselineOut]) await fs.rm(dir, { recursive: true, force: true });
+    }
+  }
+}
+
+function printHeader(options: BenchOptions, root: string, rate: number): void {
+  const target = options.eventsPerSecond * 3_600;
+  console.log('== lakehouse benchmark: one arrival hour through the hourly workflow vs a plain DuckDB job ==');
+  console.log(
+    `arrival hour ${options.hour}, target ${count(target)} on-time events (${count(options.eventsPerSecond)}/s), generator daily-average rate ${rate.toFixed(1)}/s ` +
+      `(the daily curve runs at ${hourlyCurveFactor(options.hour).toFixed(3)}× the average in this hour), seed ${options.seed}`,
+  );
+  console.log(`late lake: ${percentOf(options.late)} late sessions, up to ${options.maxLatenessHours} h back; no-late lake: none; other faults at the generator's defaults`);
+  console.log(`machine: ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, node ${process.version}, ${os.platform()} ${os.release()}; lakes in ${root}`);
+}
+
+async function generate(lake: Lake, options: BenchOptions, rate: number): Promise<void> {
+  process.stderr.write(`generating the ${lake.name} lake …\n`);
+  await fs.mkdir(lake.dir, { recursive: true });
+  const store = new FsObjectStore(lake.dir);
+  const started = performance.now();
+  lake.generation = await generateTraffic({
+    store,
+    from: options.hour,
+    to: addHours(options.hour, 1),
+    rate,
+    seed: options.seed,
+    faults: { late: lake.late },
+    maxLatenessHours: options.maxLatenessHours,
+  });
+  lake.generationMs = performance.now() - started;
+  let bytes = 0;
+  for await (const info of store.list('raw/')) bytes += info.size;
+  lake.rawBytes = bytes;
+}
+
+function printGeneration(lakes: readonly Lake[]): void {
+  console.log('\n== generation (not measured against the targets) ==');
+  console.log(
+    table(
+      ['lake', 'seconds', 'records', 'records/s', 'events', 'late lines', 'duplicates', 'malformed', 'objects', 'raw MiB (gzip)'],
+      lakes.map((lake) => {
+        const g = lake.generation as GenerationReport;
+        const ms = lake.generationMs as number;
+        const malformed = Object.values(g.injected.malformed).reduce((sum, n) => sum + n, 0);
+        return [
+          lake.name,
+          seconds(ms),
+          count(g.records),
+          count(g.records / (ms / 1000)),
+          count(g.events),
+          count(g.injected.late),
+          count(g.injected.duplicates),
+          count(malformed),
+          count(g.objects),
+          ((lake.rawBytes ?? 0) / 2 ** 20).toFixed(1),
+        ];
+      }),
+    ),
+  );
+  console.log('(records: raw lines written; events: distinct valid click events among them, late ones included)');
+}
+
+function printStates(runs: readonly { label: string; result: SpawnedMeasurement }[]): void {
+  const names: string[] = [];
+  const byRun = runs.map(({ result }) => {
+    const states = ((result.details?.states ?? []) as StateTiming[]).filter((state) => state.type !== 'Succeed' && state.type !== 'Fail');
+    for (const state of states) if (!names.includes(state.name)) names.push(state.name);
+    return new Map(states.map((state) => [state.name, state]));
+  });
+  console.log('\n== hourly workflow, time per state ==');
+  const header = ['state', ...runs.flatMap(({ label }) => [`${label} s`, `${label} share`])];
+  const rows = names.map((name) => [
+    name,
+    ...byRun.flatMap((states, i) => {
+      const state = states.get(name);
+      const wall = runs[i]?.result.wallMs ?? Number.NaN;
+      return state === undefined ? ['-', '-'] : [seconds(state.durationMs), percent(state.durationMs, wall)];
+    }),
+  ]);
+  rows.push([
+    'outside states (workflow start, records)',
+    ...byRun.flatMap((states, i) => {
+      const wall = runs[i]?.result.wallMs ?? Number.NaN;
+      const outside = wall - [...states.values()].reduce((sum, state) => sum + (Number.isFinite(state.durationMs) ? state.durationMs : 0), 0);
+      return [seconds(outside), percent(outside, wall)];
+    }),
+  ]);
+  rows.push([
+    'whole run (job wall time)',
+    ...runs.flatMap(({ result }) => [seconds(result.wallMs), '100.0 %']),
+  ]);
+  console.log(table(header, rows));
+}
+
+function printMergeDetails(runs: readonly { label: string; result: SpawnedMeasurement }[]): void {
+  console.log('\n== hourly workflow, what the merge and compaction did ==');
+  const fields: [string, (d: Record<string, unknown>) => unknown][] = [
+    ['raw objects', (d) => (d.merge as Record<string, unknown> | undefined)?.objects],
+    ['records read', (d) => (d.merge as Record<string, unknown> | undefined)?.recordsRead],
+    ['accepted', (d) => (d.merge as Record<string, unknown> | undefined)?.accepted],
+    ['rejected', (d) => (d.merge as Record<string, unknown> | undefined)?.rejected],
+    ['duplicates', (d) => (d.merge as Record<string, unknown> | undefined)?.duplicates],
+    ['late events (event hour < arrival hour)', (d) => (d.merge as Record<string, unknown> | undefined)?.lateEvents],
+    ['partitions touched', (d) => d.partitionsTouched],
+    ['files written by the merge', (d) => (d.merge as Record<string, unknown> | undefined)?.filesWritten],
+    ['partitions compacted', (d) => (d.compact as Record<string, unknown> | undefined)?.partitionsCompacted],
+  ];
+  console.log(
+    table(
+      ['', ...runs.map(({ label }) => label)],
+      fields.map(([label, read]) => [label, ...runs.map(({ result }) => {
+        const value = read(result.details ?? {});
+        return typeof value === 'number' ? count(value) : '-';
+      })]),
+    ),
+  );
+  for (const { label, result } of runs) {
+    const merge = (result.details?.merge ?? {}) as { rejectedByReason?: Record<string, number>; notes?: string[] };
+    const reasons = Object.entries(merge.rejectedByReason ?? {})
+      .map(([reason, n]) => `${reason} ${count(n)}`)
+      .join(', ');
+    console.log(`${label}: rejected by reason: ${reasons || 'none'}${merge.notes?.length ? `; notes: ${merge.notes.join('; ')}` : ''}`);
+  }
+}
+
+function check(label: string, value: number, target: number, show: (v: number) => string, strict = false) {
+  const pass = strict ? value < target : value <= target;
+  return { label, value: show(value), target: `${strict ? '<' : '≤'} ${show(target)}`, verdict: Number.isFinite(value) ? (pass ? 'PASS' : 'MISS') : 'n/a' };
+}
+
+async function countPartitions(dir: string): Promise<number> {
+  let partitions = 0;
+  for (const dt of await fs.readdir(dir).catch(() => [] as string[])) {
+    if (dt.startsWith('dt=')) partitions += (await fs.readdir(path.join(dir, dt))).filter((hr) => hr.startsWith('hr=')).length;
+  }
+  return partitions;
+}
+
+function percentOf(fraction: number): string {
+  return `${+(fraction * 100).toFixed(2)} %`;
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof OptionsError) {
+    // --help prints the usage alone and is not an error.
+    const help = error.message === USAGE;
+    (help ? process.stdout : process.stderr).write(`${error.message}\n`);
+    process.exit(help ? 0 : 2);
+  }
+  process.stderr.write(`bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});
