@@ -79,6 +79,8 @@ const loading = new Map<string, Promise<Databases>>();
  */
 export class GeoLocator {
   private readonly cache = new Map<string, GeoLocation>();
+  /** By the address exactly as sent: a client sends many events from one address, so most lookups end here. */
+  private readonly byAddress = new Map<string, GeoLocation & { readonly ipPrefix: string | null }>();
 
   private constructor(
     private readonly databases: Databases,
@@ -99,6 +101,18 @@ export class GeoLocator {
       databases.catch(() => loading.delete(directory));
     }
     return new GeoLocator(await databases, lengths, cacheSize);
+  }
+
+  /** The truncated prefix of `ip` (see `ipPrefix`) and its location, remembered per address. */
+  enrich(ip: string): GeoLocation & { readonly ipPrefix: string | null } {
+    const known = this.byAddress.get(ip);
+    if (known !== undefined) return known;
+    const enriched = { ...this.locate(ip), ipPrefix: ipPrefix(ip, this.lengths) };
+    if (this.cacheSize > 0) {
+      if (this.byAddress.size >= this.cacheSize) this.byAddress.delete(this.byAddress.keys().next().value!);
+      this.byAddress.set(ip, enriched);
+    }
+    return enriched;
   }
 
   /** The location of `ip` (an IPv4 or IPv6 literal); all null when unknown (private ranges, invalid input). */

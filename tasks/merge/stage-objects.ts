@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import type { DataFile } from '../ports/catalog';
 import type { ObjectStore } from '../ports/object-store';
 import { rejectsFileKey, type RejectLine } from '../curated/layout';
-import { ipPrefix, type GeoLocator } from '../enrich/geo';
+import type { GeoLocator } from '../enrich/geo';
 import { arrivalHourOfKey, hourStartMs, HOUR_IN_MS } from '../shared/hours';
 import { parseRecordText, readRawRecords } from '../shared/raw-records';
 import { arrivalTimeOfKey, validateRecord, type ValidationRules } from './validate-record';
@@ -116,7 +116,7 @@ export async function stageObjects(
           continue;
         }
         const event = validation.event;
-        const location = event.userIp === null ? undefined : geo.locate(event.userIp);
+        const location = event.userIp === null ? undefined : geo.enrich(event.userIp);
         lines.push(
           JSON.stringify({
             click_id: event.clickId,
@@ -131,7 +131,7 @@ export async function stageObjects(
             percent_viewed: event.percentViewed,
             time_on_data: event.timeOnData,
             extra: event.extra,
-            ip_prefix: event.userIp === null ? null : ipPrefix(event.userIp),
+            ip_prefix: location?.ipPrefix ?? null,
             country: location?.country ?? null,
             region: location?.region ?? null,
             city: location?.city ?? null,

@@ -122,3 +122,14 @@ describe('ipPrefix', () => {
     );
   });
 });
+
+describe('GeoLocator.enrich', () => {
+  it('gives the same prefix and location as ipPrefix and locate, from its cache too', async () => {
+    const geo = await GeoLocator.open();
+    for (const ip of ['81.2.69.160', '8.8.8.8', '10.1.2.3', '2001:4860:4860::8888', 'not an ip']) {
+      const expected = { ...geo.locate(ip), ipPrefix: ipPrefix(ip) };
+      expect(geo.enrich(ip)).toEqual(expected);
+      expect(geo.enrich(ip)).toEqual(expected);
+    }
+  });
+});
