@@ -65,6 +65,11 @@ export interface MergeResult {
   /** Already merged rows replaced by a copy of the same click_id that arrived earlier. */
   readonly supersededRows: number;
   readonly partitionsTouched: string[];
+  /**
+   * What the compaction step should consider: the partitions touched now and by the earlier merges of
+   * this hour, so that a rerun after a crash between merge and compaction still compacts them.
+   */
+  readonly partitionsToCompact: string[];
   readonly filesWritten: number;
   readonly catalogVersion: number;
   readonly notes: string[];
@@ -163,6 +168,10 @@ async function mergeOnce(input: MergeInput, ports: MergePorts, settings: MergeSe
       entry.lateRows -= removedLate;
     }
 
+    const partitionsTouched = touched.filter((partition) => {
+      const entry = written.get(partition);
+      return entry !== undefined && (entry.added.length > 0 || entry.removed.size > 0);
+    });
     const result: Omit<MergeResult, 'catalogVersion'> = {
       hour: input.hour,
       objects: staged.objects.length,
@@ -173,10 +182,8 @@ async function mergeOnce(input: MergeInput, ports: MergePorts, settings: MergeSe
       duplicates: duplicatesInRun + lostToExisting,
       lateEvents: await count(db, `SELECT count(*) FROM candidates WHERE arrival_hour > date_trunc('hour', event_time)`),
       supersededRows,
-      partitionsTouched: touched.filter((partition) => {
-        const entry = written.get(partition);
-        return entry !== undefined && (entry.added.length > 0 || entry.removed.size > 0);
-      }),
+      partitionsTouched,
+      partitionsToCompact: [...new Set([...partitionsTouched, ...previouslyTouched(snapshot, input.hour)])].sort(),
       filesWritten,
       notes,
     };
@@ -365,6 +372,12 @@ function resultOfCommit(commit: CommitRecord, hour: string): MergeResult {
     }
   }
   throw new Error(`commit ${commit.version} of merge ${hour} has no ledger entry`);
+}
+
+/** The partitions the merges of `hour` recorded so far. */
+function previouslyTouched(snapshot: CatalogSnapshot, hour: string): string[] {
+  const lastMerge = snapshot.tables[RAW_LEDGER_TABLE]?.partitions[hour]?.properties.lastMerge as Partial<MergeResult> | undefined;
+  return lastMerge?.partitionsToCompact ?? lastMerge?.partitionsTouched ?? [];
 }
 
 function curatedColumns() {

@@ -1,3 +1,5 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
 import type { Catalog, CommitRecord } from '../ports/catalog';
 import { InvalidInputError } from '../ports/errors';
 import type { ObjectStore } from '../ports/object-store';
@@ -55,6 +57,8 @@ export interface VacuumResult {
   /** Files not live since before this instant (and written before it) were deleted. */
   readonly cutoff: string;
   readonly dryRun: boolean;
+  /** Entries of the scratch directory left by tasks that died, older than the longest task. */
+  readonly scratchEntriesDeleted: number;
 }
 
 /**
@@ -94,7 +98,25 @@ export async function runVacuum(input: VacuumInput, ports: VacuumPorts, settings
       bytesDeleted += object.size;
     }
   }
-  return { filesDeleted, bytesDeleted, retentionHours, cutoff: new Date(cutoffMs).toISOString(), dryRun };
+  const scratchEntriesDeleted = await deleteStaleScratch(ports.store.scratchDir, now.getTime() - (settings.maxTaskMinutes ?? 15) * 60_000, dryRun);
+  return { filesDeleted, bytesDeleted, retentionHours, cutoff: new Date(cutoffMs).toISOString(), dryRun, scratchEntriesDeleted };
+}
+
+/**
+ * Removes what killed tasks left in the scratch directory (staged input, DuckDB spill, unfinished
+ * Parquet): nothing there outlives the task that made it, so an entry older than the longest task is dead.
+ */
+async function deleteStaleScratch(scratchDir: string, olderThanMs: number, dryRun: boolean): Promise<number> {
+  const names = await fs.readdir(scratchDir).catch(() => [] as string[]);
+  let deleted = 0;
+  for (const name of names) {
+    const entry = path.join(scratchDir, name);
+    const stat = await fs.stat(entry).catch(() => undefined);
+    if (!stat || stat.mtimeMs > olderThanMs) continue;
+    if (!dryRun) await fs.rm(entry, { recursive: true, force: true });
+    deleted += 1;
+  }
+  return deleted;
 }
 
 /** The shortest retention that cannot delete a file a running task or query still uses, in hours. */

@@ -14,7 +14,7 @@ type CrawlInput = { hour: string; executionId: string };
 function registry(crawl: TaskHandler) {
   return {
     crawl,
-    merge: async () => ({ partitionsTouched: [] }),
+    merge: async () => ({ partitionsTouched: [], partitionsToCompact: [] }),
     compact: async () => ({ partitionsCompacted: 0 }),
     vacuum: async () => ({ filesDeleted: 0 }),
     'plan-hours': async (input: unknown) => planHours(input),
@@ -58,7 +58,7 @@ describe('LocalWorkflowRunner', () => {
       expect(record.output).toEqual({
         hour: '2021-07-12T05',
         crawl: { crawled: '2021-07-12T05' },
-        merge: { partitionsTouched: [] },
+        merge: { partitionsTouched: [], partitionsToCompact: [] },
         compact: { partitionsCompacted: 0 },
         vacuum: { filesDeleted: 0 },
       });

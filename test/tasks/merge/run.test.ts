@@ -116,3 +116,15 @@ describe('runMerge', () => {
     expect(rows.find((row) => row.click_id === 'a')?.user_name).toBeNull();
   });
 });
+
+describe('runMerge after a crash between merge and compaction', () => {
+  it('hands a rerun the partitions the earlier merge of the hour touched, to compact', async () => {
+    const lake = createLake();
+    await lake.deliver('2021-07-12T05', '10-00', [click('a', '2021-07-12 05:10:00'), click('late', '2021-07-12 03:10:00')]);
+    const first = await lake.merge('2021-07-12T05');
+    const rerun = await lake.merge('2021-07-12T05');
+    expect(rerun.partitionsTouched).toEqual([]);
+    expect(rerun.partitionsToCompact).toEqual(first.partitionsTouched);
+    expect(rerun.partitionsToCompact).toEqual(['dt=2021-07-12/hr=03', 'dt=2021-07-12/hr=05']);
+  });
+});

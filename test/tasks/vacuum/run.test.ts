@@ -255,3 +255,20 @@ describe('compaction then vacuum', () => {
     expect(Number((await db.runAndReadAll(expected)).getRowObjectsJson()[0]!.n)).toBe(400);
   });
 });
+
+describe('runVacuum on scratch space', () => {
+  it('removes what dead tasks left in scratch, but not what a running task may still use', async () => {
+    await fs.mkdir(path.join(store.scratchDir, 'duckdb-spill'), { recursive: true });
+    const stale = [path.join(store.scratchDir, 'stage-dead.ndjson'), path.join(store.scratchDir, 'duckdb-spill')];
+    const fresh = path.join(store.scratchDir, 'stage-running.ndjson');
+    await fs.writeFile(stale[0]!, 'staged rows');
+    await fs.writeFile(fresh, 'staged rows');
+    for (const entry of stale) await fs.utimes(entry, at(10), at(10));
+    await fs.utimes(fresh, at(99.9), at(99.9));
+
+    expect(await vacuum(100, undefined, true)).toMatchObject({ scratchEntriesDeleted: 2 });
+    expect((await fs.readdir(store.scratchDir)).sort()).toEqual(['duckdb-spill', 'stage-dead.ndjson', 'stage-running.ndjson']);
+    expect(await vacuum(100)).toMatchObject({ scratchEntriesDeleted: 2 });
+    expect(await fs.readdir(store.scratchDir)).toEqual(['stage-running.ndjson']);
+  });
+});
