@@ -3,6 +3,7 @@ import type { ObjectStore } from '../../ports/object-store';
 import type { QueryEngine } from '../../ports/query-engine';
 import { EVENT_COLUMNS, EVENTS_TABLE, REJECTS_TABLE } from '../../curated/layout';
 import { RAW_EVENTS_TABLE } from '../../crawl/run';
+import { AGGREGATE_QUERY_NAMES, AGGREGATES_PREFIX } from '../../aggregate/queries';
 import { sqlIdentifier, sqlString } from './duckdb-query-engine';
 
 /** How much of a rejected record the `rejects` view shows; the file keeps it whole. */
@@ -34,20 +35,53 @@ export interface LakeViews {
   readonly files: readonly string[];
 }
 
+export interface LakeViewOptions {
+  /** Also create one view per aggregate query that has unloaded files. @default true */
+  readonly aggregates?: boolean;
+}
+
 /**
  * Creates the views `events`, `rejects` and `raw_events` over the files of `snapshot`, and only
  * those: a file that a commit has not named yet, or that a later commit replaced, is invisible,
  * which is what makes commits atomic for readers. A table without files gets an empty view with the
- * same columns, so that queries run on a new lake too.
+ * same columns, so that queries run on a new lake too. With `aggregates`, each aggregate query with
+ * unloaded CSV files also gets a view of its name over them (see aggregateViews).
  */
-export async function createLakeViews(engine: QueryEngine, snapshot: CatalogSnapshot, store: ObjectStore): Promise<LakeViews> {
+export async function createLakeViews(engine: QueryEngine, snapshot: CatalogSnapshot, store: ObjectStore, options: LakeViewOptions = {}): Promise<LakeViews> {
   const events = filesOf(snapshot, EVENTS_TABLE, store);
   const rejects = filesOf(snapshot, REJECTS_TABLE, store);
   const raw = filesOf(snapshot, RAW_EVENTS_TABLE, store);
   await engine.run(`CREATE OR REPLACE VIEW events AS ${eventsSql(events.map(({ path }) => path))}`);
   await engine.run(`CREATE OR REPLACE VIEW rejects AS ${rejectsSql(rejects.map(({ path }) => path))}`);
   await engine.run(`CREATE OR REPLACE VIEW raw_events AS ${rawEventsSql(raw, snapshot.tables[RAW_EVENTS_TABLE]?.columns ?? [])}`);
-  return { files: [...events, ...rejects, ...raw].map(({ path }) => path) };
+  const aggregates = (options.aggregates ?? true) ? await aggregateViews(engine, store) : [];
+  return { files: [...events, ...rejects, ...raw].map(({ path }) => path).concat(aggregates) };
+}
+
+/**
+ * One view per aggregate query (names from the allowlist only) over its unloaded CSV files,
+ * `aggregates/<query>/.../<query>.csv`, read as they were written: `|` delimited, with a header.
+ * Aggregates are not in the catalog: each file is replaced atomically in place, so a listing is a
+ * consistent set of files. Column types are sniffed from the first file, so the largest goes first
+ * (a file with a header only would make every column VARCHAR). Returns the files the views read.
+ */
+async function aggregateViews(engine: QueryEngine, store: ObjectStore): Promise<string[]> {
+  const byQuery = new Map<string, { path: string; size: number; key: string }[]>();
+  for await (const { key, size } of store.list(AGGREGATES_PREFIX)) {
+    const query = key.slice(AGGREGATES_PREFIX.length).split('/')[0]!;
+    if (!AGGREGATE_QUERY_NAMES.includes(query) || !key.endsWith(`/${query}.csv`)) continue;
+    const files = byQuery.get(query) ?? [];
+    files.push({ path: store.locate(key), size, key });
+    byQuery.set(query, files);
+  }
+  const paths: string[] = [];
+  for (const query of [...byQuery.keys()].sort()) {
+    const files = byQuery.get(query)!.sort((a, b) => b.size - a.size || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const list = sqlList(files.map(({ path }) => path));
+    await engine.run(`CREATE OR REPLACE VIEW ${sqlIdentifier(query)} AS SELECT * FROM read_csv(${list}, delim = '|', header = true, quote = '"', escape = '"', union_by_name = true)`);
+    paths.push(...files.map(({ path }) => path));
+  }
+  return paths;
 }
 
 interface LocatedFile {

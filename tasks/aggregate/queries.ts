@@ -1,0 +1,78 @@
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+
+/**
+ * The aggregate queries: one file each in `queries/`, named after what it builds. This list is the
+ * allowlist of names that become keys under `aggregates/` and view names in `lakehouse query`.
+ */
+export interface AggregateQuery {
+  readonly name: string;
+  /** `hour`: one result per event hour (`$hour_start`, `$hour_end`); `day`: per UTC day (`$day_start`, `$day_end`). */
+  readonly grain: 'hour' | 'day';
+  /** Whole hours of events before the period that the query reads (its look-back, rounded up). */
+  readonly lookbackHours: number;
+  /** Whole hours of events after the period that the query reads (its look-ahead). */
+  readonly lookaheadHours: number;
+}
+
+export const AGGREGATE_QUERIES: readonly AggregateQuery[] = [
+  { name: 'events_by_name', grain: 'hour', lookbackHours: 0, lookaheadHours: 0 },
+  { name: 'events_by_country', grain: 'hour', lookbackHours: 0, lookaheadHours: 0 },
+  { name: 'active_users_per_minute', grain: 'hour', lookbackHours: 0, lookaheadHours: 0 },
+  { name: 'active_users_per_hour', grain: 'hour', lookbackHours: 0, lookaheadHours: 0 },
+  // 4 minutes before the hour
+  { name: 'active_users_sliding_5min', grain: 'hour', lookbackHours: 1, lookaheadHours: 0 },
+  { name: 'purchase_price_by_segment', grain: 'hour', lookbackHours: 0, lookaheadHours: 0 },
+  { name: 'high_interest_views', grain: 'hour', lookbackHours: 0, lookaheadHours: 0 },
+  // 30 minutes before (session starts), one hour after (sessions crossing the end of the period)
+  { name: 'funnel', grain: 'hour', lookbackHours: 1, lookaheadHours: 1 },
+  { name: 'funnel_daily', grain: 'day', lookbackHours: 1, lookaheadHours: 1 },
+  { name: 'sessions', grain: 'hour', lookbackHours: 1, lookaheadHours: 1 },
+  { name: 'top_regions', grain: 'hour', lookbackHours: 0, lookaheadHours: 0 },
+  { name: 'customer_actions', grain: 'hour', lookbackHours: 0, lookaheadHours: 0 },
+  { name: 'traffic_anomalies', grain: 'hour', lookbackHours: 24, lookaheadHours: 0 },
+  { name: 'product_demand', grain: 'hour', lookbackHours: 0, lookaheadHours: 0 },
+];
+
+export const AGGREGATE_QUERY_NAMES: readonly string[] = AGGREGATE_QUERIES.map(({ name }) => name);
+
+export const AGGREGATES_PREFIX = 'aggregates/';
+
+/** The directory of the SQL files. */
+export const QUERIES_DIR = path.resolve(__dirname, '../../queries');
+
+/** The names a query may use as `$name` parameters; anything else in a query file is an error. */
+export const QUERY_PARAMETERS = ['hour_start', 'hour_end', 'day_start', 'day_end', 'z_threshold'] as const;
+export type QueryParameter = (typeof QUERY_PARAMETERS)[number];
+
+/** The SQL of `name` for `engine` (`queries/<name>.<engine>.sql` where the dialects differ, else `queries/<name>.sql`). */
+export function querySql(name: string, engine: 'duckdb' | 'postgres' | 'redshift' = 'duckdb'): string {
+  if (!AGGREGATE_QUERY_NAMES.includes(name)) throw new Error(`unknown aggregate query "${name}"; expected one of ${AGGREGATE_QUERY_NAMES.join(', ')}`);
+  for (const file of [`${name}.${engine}.sql`, `${name}.sql`]) {
+    try {
+      return readFileSync(path.join(QUERIES_DIR, file), 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+  }
+  throw new Error(`no SQL file for aggregate query "${name}" in ${QUERIES_DIR}`);
+}
+
+/** The `$name` parameters `sql` uses (outside comments), checked against QUERY_PARAMETERS. */
+export function parametersOf(sql: string, name = 'query'): QueryParameter[] {
+  const code = sql.replace(/--[^\n]*/g, '');
+  const found = new Set<string>();
+  for (const match of code.matchAll(/\$([a-z_][a-z0-9_]*)/gi)) found.add(match[1]!);
+  for (const parameter of found) {
+    if (!(QUERY_PARAMETERS as readonly string[]).includes(parameter)) {
+      throw new Error(`aggregate query ${name} uses unknown parameter $${parameter}; expected only ${QUERY_PARAMETERS.map((p) => `$${p}`).join(', ')}`);
+    }
+  }
+  return [...found].sort() as QueryParameter[];
+}
+
+/** `aggregates/<query>/dt=YYYY-MM-DD/hr=HH/<query>.<ext>` for an hour, `aggregates/<query>/dt=YYYY-MM-DD/<query>.<ext>` for a day. */
+export function aggregateKey(query: string, period: string, ext: 'csv' | 'parquet'): string {
+  const partition = period.length === 10 ? `dt=${period}` : `dt=${period.slice(0, 10)}/hr=${period.slice(11, 13)}`;
+  return `${AGGREGATES_PREFIX}${query}/${partition}/${query}.${ext}`;
+}
