@@ -21,6 +21,18 @@ export interface CrawlInput {
   readonly executionId: string;
 }
 
+export interface CrawlSettings {
+  /**
+   * How much of each object the crawl reads, in stored (compressed) bytes, as a Glue crawler samples
+   * the start of each file: enough records to infer the columns and see drift, at a cost that does not
+   * grow with the hour. The merge reads every record; a field first seen past the sample still lands
+   * in the curated `extra` column.
+   */
+  readonly sampleBytes: number;
+}
+
+export const DEFAULT_CRAWL_SETTINGS: CrawlSettings = { sampleBytes: 256 * 1024 };
+
 export interface CrawlPorts {
   readonly store: ObjectStore;
   readonly catalog: Catalog;
@@ -30,7 +42,9 @@ export interface CrawlPorts {
 export interface CrawlResult {
   readonly hour: string;
   readonly objects: number;
-  /** Records read, malformed ones included. */
+  /** Objects larger than the sample, of which the crawl read only the start. */
+  readonly sampledObjects: number;
+  /** Records read, malformed ones included: every record of the objects not sampled. */
   readonly records: number;
   /** Stored (compressed) bytes of the objects. */
   readonly bytes: number;
@@ -51,13 +65,18 @@ export interface CrawlResult {
  * schema drift of this hour against the columns the table had before it, all in one commit.
  * Rerunning an hour converges: when nothing changed, no commit is made and no drift recorded twice.
  */
-export async function runCrawl(input: CrawlInput, ports: CrawlPorts, now: () => Date = () => new Date()): Promise<CrawlResult> {
+export async function runCrawl(
+  input: CrawlInput,
+  ports: CrawlPorts,
+  now: () => Date = () => new Date(),
+  settings: CrawlSettings = DEFAULT_CRAWL_SETTINGS,
+): Promise<CrawlResult> {
   const { hour } = input;
   const location = rawPrefix(hour);
   const objects: ObjectInfo[] = [];
   for await (const info of ports.store.list(location)) objects.push(info);
-  const scan = await scanObjects(ports.store, objects);
-  const facts = { hour, objects: objects.length, records: scan.records, bytes: scan.bytes, malformedRecords: scan.malformedRecords };
+  const scan = await scanObjects(ports.store, objects, settings.sampleBytes);
+  const facts = { hour, objects: objects.length, sampledObjects: scan.sampledObjects, records: scan.records, bytes: scan.bytes, malformedRecords: scan.malformedRecords };
 
   if (objects.length === 0) {
     const snapshot = await ports.catalog.snapshot();
@@ -70,6 +89,7 @@ export async function runCrawl(input: CrawlInput, ports: CrawlPorts, now: () => 
     files: scan.files,
     properties: {
       records: scan.records,
+      sampledObjects: scan.sampledObjects,
       malformedRecords: scan.malformedRecords,
       malformedByReason: scan.malformedByReason,
       stringified: scan.stringified,
@@ -137,6 +157,7 @@ function driftEvents(before: readonly Column[], after: readonly Column[], infere
 
 interface HourScan {
   readonly files: DataFile[];
+  readonly sampledObjects: number;
   readonly records: number;
   readonly bytes: number;
   readonly malformedRecords: number;
@@ -145,13 +166,14 @@ interface HourScan {
   readonly inference: SchemaInference;
 }
 
-async function scanObjects(store: ObjectStore, objects: readonly ObjectInfo[]): Promise<HourScan> {
+async function scanObjects(store: ObjectStore, objects: readonly ObjectInfo[], sampleBytes: number): Promise<HourScan> {
   const inference = new SchemaInference();
   const malformedByReason = { malformed_json: 0, invalid_encoding: 0, too_large: 0 };
   const stringified: Record<string, number> = Object.fromEntries(STRINGIFIED_OBJECT_FIELDS.map((field) => [field, 0]));
   const files: DataFile[] = [];
   let records = 0;
   let bytes = 0;
+  let sampledObjects = 0;
   // Reads the next object while this one is parsed.
   let next = objects[0] && prefetch(store, objects[0].key);
   for (let i = 0; i < objects.length; i++) {
@@ -159,7 +181,8 @@ async function scanObjects(store: ObjectStore, objects: readonly ObjectInfo[]): 
     const body = await next!;
     next = objects[i + 1] && prefetch(store, objects[i + 1]!.key);
     let objectRecords = 0;
-    for (const record of readRawRecords(body)) {
+    const sampled = body.length > sampleBytes;
+    for (const record of readRawRecords(body, { sampleBytes })) {
       objectRecords += 1;
       if (record.error !== undefined) {
         malformedByReason[record.error] += 1;
@@ -180,12 +203,14 @@ async function scanObjects(store: ObjectStore, objects: readonly ObjectInfo[]): 
       }
       inference.observe(value);
     }
-    files.push({ key: info.key, size: body.length, records: objectRecords });
+    // A sampled object's record count is unknown here: the merge counts every record.
+    files.push(sampled ? { key: info.key, size: body.length } : { key: info.key, size: body.length, records: objectRecords });
+    if (sampled) sampledObjects += 1;
     records += objectRecords;
     bytes += body.length;
   }
   const malformedRecords = malformedByReason.malformed_json + malformedByReason.invalid_encoding + malformedByReason.too_large;
-  return { files, records, bytes, malformedRecords, malformedByReason, stringified, inference };
+  return { files, sampledObjects, records, bytes, malformedRecords, malformedByReason, stringified, inference };
 }
 
 function prefetch(store: ObjectStore, key: string): Promise<Buffer> {
@@ -204,15 +229,17 @@ export function describeRawSchema(snapshot: CatalogSnapshot): string {
   const hours = Object.keys(table.partitions).sort();
   let records = 0;
   let malformed = 0;
+  let sampled = 0;
   for (const partition of Object.values(table.partitions)) {
     records += numberOr0(partition.properties.records);
     malformed += numberOr0(partition.properties.malformedRecords);
+    sampled += numberOr0(partition.properties.sampledObjects);
   }
   const span = hours.length === 0 ? '' : ` (${hours[0]} to ${hours[hours.length - 1]})`;
   const fields = listFields(table.columns);
   const width = Math.max(0, ...fields.map((line) => line.depth * 2 + line.field.length));
   const lines = [
-    `${RAW_EVENTS_TABLE}: ${plural(table.columns.length, 'column')}, ${plural(hours.length, 'arrival hour')}${span}, ${plural(records, 'record')} of which ${malformed} malformed`,
+    `${RAW_EVENTS_TABLE}: ${plural(table.columns.length, 'column')}, ${plural(hours.length, 'arrival hour')}${span}, ${plural(records, 'record')} read of which ${malformed} malformed${sampled > 0 ? ` (${plural(sampled, 'large object')} read in part, as a sample)` : ''}`,
     '',
     fields.length === 0 ? 'columns: none yet (no record crawled so far was a JSON object)' : 'columns:',
     ...fields.map((line) => `  ${`${'  '.repeat(line.depth)}${line.field}`.padEnd(width)}  ${line.type}`),

@@ -22,7 +22,9 @@ import { commitWithRetry } from '../shared/commit-with-retry';
 import { hourStartMs } from '../shared/hours';
 import { DEFAULT_MAX_RECORD_BYTES } from '../shared/raw-records';
 import { objectsToMerge } from './ledger';
-import { STAGED_COLUMNS, stageObjects, type StagedInput } from './stage-objects';
+import { STAGED_COLUMNS, STAGED_CSV_OPTIONS } from './stage-object';
+import { stageObjects, type StagedInput } from './stage-objects';
+import { stageOnThisThread, type ObjectStager } from './stage-pool';
 import { DEFAULT_VALIDATION_RULES, type ValidationRules } from './validate-record';
 
 export interface MergeInput {
@@ -34,6 +36,8 @@ export interface MergePorts {
   readonly store: ObjectStore;
   readonly catalog: Catalog;
   readonly geo: () => Promise<GeoLocator>;
+  /** Where raw objects are parsed and validated, and how many at once; one at a time on this thread by default. */
+  readonly staging?: { readonly stage: ObjectStager; readonly parallelism: number };
 }
 
 export interface MergeSettings {
@@ -82,6 +86,9 @@ class MergeInvalidatedError extends Error {
 
 const USERS_DIMENSION_KEY = 'dims/users.jsonl';
 
+/** DuckDB connections writing partition files at once. */
+const PARALLEL_WRITES = 3;
+
 /**
  * Merges the raw objects of one arrival hour (and late deliveries into the 24 before it) into the
  * event-time partitions: validated, enriched, deduplicated by click_id (the earliest arrival wins),
@@ -113,7 +120,8 @@ async function mergeOnce(input: MergeInput, ports: MergePorts, settings: MergeSe
   const executionName = executionNameOf(input.executionId);
   const snapshot = await catalog.snapshot();
   const objects = await objectsToMerge(store, snapshot, input.hour);
-  const staged = await stageObjects(objects, store, await ports.geo(), settings.rules, settings.maxRecordBytes);
+  const staging = ports.staging ?? { stage: stageOnThisThread, parallelism: 1 };
+  const staged = await stageObjects(objects, store, { rules: settings.rules, maxRecordBytes: settings.maxRecordBytes, ...staging });
   const instance = await DuckDBInstance.create(':memory:', { memory_limit: settings.duckdbMemoryLimit, temp_directory: path.join(store.scratchDir, `duckdb-${randomUUID()}`) });
   const db = await instance.connect();
   try {
@@ -127,24 +135,44 @@ async function mergeOnce(input: MergeInput, ports: MergePorts, settings: MergeSe
 
     const lostToExisting = await dropCandidatesThatLost(db, [...pathToKey.keys()]);
     const accepted = await count(db, 'SELECT count(*) FROM candidates');
-    const withRows = (await rows(db, 'SELECT DISTINCT partition FROM candidates')).map((row) => row[0] as string);
+    const withRows = new Map(
+      (await rows(db, `SELECT partition, count(*), count(*) FILTER (WHERE arrival_hour > date_trunc('hour', event_time)) FROM candidates GROUP BY 1`)).map(([partition, n, late]) => [
+        partition as string,
+        { rows: Number(n), late: Number(late) },
+      ]),
+    );
     if (!(await loadUsers(db, store))) notes.push(`no users dimension (${USERS_DIMENSION_KEY}): user_name is null`);
+    await loadLocations(db, await ports.geo());
 
     const written = new Map<string, { added: CuratedFile[]; removed: Set<string>; rows: number; lateRows: number }>();
     let filesWritten = 0;
+    const deltas: { partition: string; rows: number; late: number }[] = [];
     for (const partition of touched) {
-      if (!withRows.includes(partition)) {
-        written.set(partition, { added: [], removed: new Set(), rows: 0, lateRows: 0 });
-        continue;
-      }
-      const location = events[partition]?.location ?? initialLocation(partition);
-      const kind = (events[partition]?.files.length ?? 0) === 0 ? 'base' : 'delta';
-      const deltaKey = deltaFileKey(location, executionName);
-      const where = `partition = '${partition}'`;
-      const delta = await writeSorted(db, store, `SELECT ${selectList()} FROM candidates LEFT JOIN users USING (user_id) WHERE ${where}`, deltaKey);
-      filesWritten += 1;
-      const late = await count(db, `SELECT count(*) FROM candidates WHERE ${where} AND arrival_hour > date_trunc('hour', event_time)`);
-      written.set(partition, { added: [{ ...delta, kind }], removed: new Set(), rows: delta.records, lateRows: late });
+      written.set(partition, { added: [], removed: new Set(), rows: 0, lateRows: 0 });
+      const counts = withRows.get(partition);
+      if (counts) deltas.push({ partition, ...counts });
+    }
+    // Largest first, on a few connections at once: most partitions of an hour are small late deltas,
+    // whose writes are short and mostly waiting on one thread each.
+    deltas.sort((a, b) => b.rows - a.rows);
+    const writers = [db];
+    for (let i = 1; i < PARALLEL_WRITES; i += 1) writers.push(await instance.connect());
+    try {
+      await settleAll(
+        writers.map(async (writer) => {
+          for (let next = deltas.shift(); next !== undefined; next = deltas.shift()) {
+            const { partition, late } = next;
+            const location = events[partition]?.location ?? initialLocation(partition);
+            const kind = (events[partition]?.files.length ?? 0) === 0 ? 'base' : 'delta';
+            const query = `SELECT ${selectList()} FROM candidates LEFT JOIN users USING (user_id) LEFT JOIN locations USING (user_ip) WHERE partition = '${partition}'`;
+            const delta = await writeSorted(writer, store, query, deltaFileKey(location, executionName));
+            filesWritten += 1;
+            written.set(partition, { added: [{ ...delta, kind }], removed: new Set(), rows: delta.records, lateRows: late });
+          }
+        }),
+      );
+    } finally {
+      for (const writer of writers.slice(1)) writer.closeSync();
     }
 
     const supersededRows = await count(db, 'SELECT count(*) FROM superseded');
@@ -200,30 +228,57 @@ async function mergeOnce(input: MergeInput, ports: MergePorts, settings: MergeSe
   }
 }
 
-/** Stages the accepted events in DuckDB and keeps the first arrival of each click_id. */
+/** Loads the staged events into DuckDB and keeps the first arrival of each click_id. */
 async function loadCandidates(db: DuckDBConnection, staged: StagedInput): Promise<void> {
-  await db.run('CREATE TEMP TABLE objects (object INTEGER, source_key VARCHAR, arrival_hour TIMESTAMP)');
+  await db.run('CREATE TABLE objects (object INTEGER, source_key VARCHAR, arrival_hour TIMESTAMP)');
   for (const object of staged.objects) {
     await db.run('INSERT INTO objects VALUES ($1, $2, make_timestamp($3::BIGINT))', [object.index, object.key, hourStartMs(object.arrivalHour) * 1000]);
   }
   const columns = Object.entries(STAGED_COLUMNS)
     .map(([name, type]) => `${name}: '${type}'`)
     .join(', ');
-  const source = staged.valid === 0 ? `(SELECT * FROM (SELECT ${Object.entries(STAGED_COLUMNS).map(([name, type]) => `CAST(NULL AS ${type}) AS ${name}`).join(', ')}) WHERE false)` : `read_json('${sqlString(staged.file)}', format = 'newline_delimited', columns = {${columns}})`;
+  const source = staged.valid === 0 ? `(SELECT * FROM (SELECT ${Object.entries(STAGED_COLUMNS).map(([name, type]) => `CAST(NULL AS ${type}) AS ${name}`).join(', ')}) WHERE false)` : `read_csv('${sqlString(staged.file)}', columns = {${columns}}, ${STAGED_CSV_OPTIONS})`;
   await db.run(`
-    CREATE TEMP TABLE candidates AS
+    CREATE TABLE candidates AS
     WITH staged AS (
       SELECT s.click_id, make_timestamp(s.event_us) AS event_time, make_timestamp(s.sent_us) AS sent_time, o.arrival_hour,
              make_timestamp(s.derived_us) AS derived_time, s.event_name, s.user_id, s.pixel_id, s.product_id, s.price,
-             s.percent_viewed, s.time_on_data, s.extra::JSON AS extra, s.ip_prefix, s.country, s.region, s.city,
-             o.source_key, s.record_number
+             s.percent_viewed, s.time_on_data, s.extra::JSON AS extra, s.user_ip, o.source_key, s.record_number,
+             strftime(make_timestamp(s.event_us), 'dt=%Y-%m-%d/hr=%H') AS partition
       FROM ${source} s JOIN objects o USING (object)
     )
-    SELECT *, strftime(event_time, '%Y-%m-%d') AS dt, strftime(event_time, '%H') AS hr,
-           'dt=' || strftime(event_time, '%Y-%m-%d') || '/hr=' || strftime(event_time, '%H') AS partition
-    FROM staged
-    QUALIFY row_number() OVER (PARTITION BY click_id ORDER BY arrival_hour, source_key, record_number) = 1
-    ORDER BY partition, ${EVENT_SORT_ORDER}`);
+    SELECT * EXCLUDE (partition), partition[4:13] AS dt, partition[18:19] AS hr, partition FROM staged`);
+  // Copies are rare: only the click_ids seen more than once are ranked, instead of sorting the whole hour by click_id.
+  await db.run(`
+    DELETE FROM candidates WHERE rowid IN (
+      SELECT rowid FROM candidates
+      WHERE click_id IN (SELECT click_id FROM candidates GROUP BY click_id HAVING count(*) > 1)
+      QUALIFY row_number() OVER (PARTITION BY click_id ORDER BY arrival_hour, source_key, record_number) > 1)`);
+}
+
+/**
+ * The location and truncated prefix of every client address among the candidates, looked up once
+ * per address (a client sends many events from one), for the join that writes the curated rows.
+ */
+async function loadLocations(db: DuckDBConnection, geo: GeoLocator): Promise<void> {
+  await db.run('CREATE TABLE locations (user_ip VARCHAR, ip_prefix VARCHAR, country VARCHAR, region VARCHAR, city VARCHAR)');
+  const addresses = await rows(db, 'SELECT DISTINCT user_ip FROM candidates WHERE user_ip IS NOT NULL');
+  if (addresses.length === 0) return;
+  const appender = await db.createAppender('locations');
+  try {
+    for (const [address] of addresses) {
+      const location = geo.enrich(address as string);
+      appender.appendVarchar(address as string);
+      for (const value of [location.ipPrefix, location.country, location.region, location.city]) {
+        if (value === null) appender.appendNull();
+        else appender.appendVarchar(value);
+      }
+      appender.endRow();
+    }
+    appender.flushSync();
+  } finally {
+    appender.closeSync();
+  }
 }
 
 /**
@@ -233,12 +288,12 @@ async function loadCandidates(db: DuckDBConnection, staged: StagedInput): Promis
  */
 async function dropCandidatesThatLost(db: DuckDBConnection, existingFiles: readonly string[]): Promise<number> {
   if (existingFiles.length === 0) {
-    await db.run('CREATE TEMP TABLE superseded (click_id VARCHAR, arrival_hour TIMESTAMP, event_time TIMESTAMP, file VARCHAR, partition VARCHAR)');
+    await db.run('CREATE TABLE superseded (click_id VARCHAR, arrival_hour TIMESTAMP, event_time TIMESTAMP, file VARCHAR, partition VARCHAR)');
     return 0;
   }
   const files = existingFiles.map((file) => `'${sqlString(file)}'`).join(', ');
   await db.run(`
-    CREATE TEMP TABLE existing AS
+    CREATE TABLE existing AS
     SELECT click_id, arrival_hour, source_key, record_number, event_time, filename AS file, 'dt=' || dt || '/hr=' || hr AS partition
     FROM read_parquet([${files}], filename = true, hive_partitioning = false)
     WHERE click_id IN (SELECT click_id FROM candidates)`);
@@ -248,18 +303,18 @@ async function dropCandidatesThatLost(db: DuckDBConnection, existingFiles: reado
       SELECT 1 FROM existing e WHERE e.click_id = c.click_id AND (
         e.arrival_hour < c.arrival_hour OR (e.arrival_hour = c.arrival_hour AND (
           e.source_key < c.source_key OR (e.source_key = c.source_key AND e.record_number <= c.record_number)))))`);
-  await db.run('CREATE TEMP TABLE superseded AS SELECT e.click_id, e.arrival_hour, e.event_time, e.file, e.partition FROM existing e JOIN candidates c USING (click_id)');
+  await db.run('CREATE TABLE superseded AS SELECT e.click_id, e.arrival_hour, e.event_time, e.file, e.partition FROM existing e JOIN candidates c USING (click_id)');
   return before - (await count(db, 'SELECT count(*) FROM candidates'));
 }
 
 /** Loads the users dimension for the user_name join; false when the lake has none yet. */
 async function loadUsers(db: DuckDBConnection, store: ObjectStore): Promise<boolean> {
   if (!(await store.exists(USERS_DIMENSION_KEY))) {
-    await db.run('CREATE TEMP TABLE users (user_id VARCHAR, user_name VARCHAR)');
+    await db.run('CREATE TABLE users (user_id VARCHAR, user_name VARCHAR)');
     return false;
   }
   await db.run(`
-    CREATE TEMP TABLE users AS
+    CREATE TABLE users AS
     SELECT CAST(user_id AS VARCHAR) AS user_id, any_value(CAST(name AS VARCHAR)) AS user_name
     FROM read_json('${sqlString(store.locate(USERS_DIMENSION_KEY))}', format = 'newline_delimited')
     GROUP BY 1`);
@@ -391,11 +446,16 @@ function selectList(): string {
 /** Writes the rows of `query`, sorted, as Parquet in scratch space and moves the file under `key`. */
 async function writeSorted(db: DuckDBConnection, store: ObjectStore, query: string, key: string): Promise<CuratedFile> {
   const scratch = path.join(store.scratchDir, `${randomUUID()}.parquet`);
-  await db.run(`COPY (SELECT * FROM (${query}) ORDER BY ${EVENT_SORT_ORDER}) TO '${sqlString(scratch)}' (FORMAT parquet, COMPRESSION zstd)`);
-  const records = await count(db, `SELECT count(*) FROM read_parquet('${sqlString(scratch)}')`);
+  const copy = await db.run(`COPY (SELECT * FROM (${query}) ORDER BY ${EVENT_SORT_ORDER}) TO '${sqlString(scratch)}' (FORMAT parquet, COMPRESSION zstd)`);
+  const records = Number(copy.rowsChanged);
   const { size } = await fs.stat(scratch);
   await store.putFile(key, scratch);
   return { key, size, records, kind: 'delta' };
+}
+
+/** Waits for every promise, then fails with the first failure: no connection is closed while it still runs a query. */
+async function settleAll(promises: readonly Promise<unknown>[]): Promise<void> {
+  for (const outcome of await Promise.allSettled(promises)) if (outcome.status === 'rejected') throw outcome.reason;
 }
 
 async function rows(db: DuckDBConnection, sql: string): Promise<unknown[][]> {

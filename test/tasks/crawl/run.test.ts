@@ -84,6 +84,7 @@ describe('runCrawl', () => {
     expect(result).toEqual({
       hour: HOUR,
       objects: 2,
+      sampledObjects: 0,
       records: 6,
       bytes: expect.any(Number),
       malformedRecords: 2,
@@ -105,6 +106,7 @@ describe('runCrawl', () => {
     expect(result.bytes).toBe(partition.files[0]!.size + partition.files[1]!.size);
     expect(partition.properties).toEqual({
       records: 6,
+      sampledObjects: 0,
       malformedRecords: 2,
       malformedByReason: { malformed_json: 2, invalid_encoding: 0, too_large: 0 },
       stringified: { additional_data: 1 },
@@ -192,9 +194,31 @@ describe('runCrawl', () => {
     }
   });
 
+  it('reads only the start of an object larger than the sample, and drops the record the sample cuts', async () => {
+    const lines = Array.from({ length: 400 }, (_, i) => JSON.stringify(event({ click_id: `c-${String(i).padStart(3, '0')}` })));
+    // A field that only the end of the object has: past the sample, so not seen by the crawl.
+    lines.push(JSON.stringify(event({ click_id: 'c-last', coupon: 'SAVE10' })));
+    await writeRaw(HOUR, 'events-1-2021-07-12-05-00-00-a', lines);
+    const sampleBytes = 16 * 1024;
+    const result = await runCrawl({ hour: HOUR, executionId: 'exec-1' }, ports, clock, { sampleBytes });
+
+    const recordBytes = Buffer.byteLength(`${lines[0]}\n`);
+    expect(result).toMatchObject({ objects: 1, sampledObjects: 1, malformedRecords: 0 });
+    // Every whole record of the sample, and not the one it cuts.
+    expect(result.records).toBe(Math.floor(sampleBytes / recordBytes));
+    const table = (await ports.catalog.snapshot()).tables.raw_events!;
+    expect(table.columns.map((column) => column.name)).not.toContain('coupon');
+    expect(table.partitions[HOUR]!.files).toEqual([{ key: 'raw/2021/07/12/05/events-1-2021-07-12-05-00-00-a', size: expect.any(Number) }]);
+    expect(table.partitions[HOUR]!.properties.sampledObjects).toBe(1);
+
+    // The default sample reads this object whole.
+    const whole = await runCrawl({ hour: HOUR, executionId: 'exec-2' }, ports, clock);
+    expect(whole).toMatchObject({ sampledObjects: 0, records: 401 });
+  });
+
   it('succeeds on an hour with no objects and registers nothing', async () => {
     const result = await runCrawl({ hour: HOUR, executionId: 'exec-1' }, ports, clock);
-    expect(result).toEqual({ hour: HOUR, objects: 0, records: 0, bytes: 0, malformedRecords: 0, columns: 0, schemaEstablished: false, drift: [], catalogVersion: 0 });
+    expect(result).toEqual({ hour: HOUR, objects: 0, sampledObjects: 0, records: 0, bytes: 0, malformedRecords: 0, columns: 0, schemaEstablished: false, drift: [], catalogVersion: 0 });
     expect(await ports.catalog.history()).toEqual([]);
   });
 
@@ -215,7 +239,7 @@ describe('describeRawSchema', () => {
     await runCrawl({ hour: NEXT_HOUR, executionId: 'exec-2' }, ports, clock);
     const text = describeRawSchema(await ports.catalog.snapshot());
 
-    expect(text).toMatch(/^raw_events: 9 columns, 2 arrival hours \(2021-07-12T05 to 2021-07-12T06\), 9 records of which 2 malformed$/m);
+    expect(text).toMatch(/^raw_events: 9 columns, 2 arrival hours \(2021-07-12T05 to 2021-07-12T06\), 9 records read of which 2 malformed$/m);
     expect(text).toMatch(/^ {2}additional_data +struct$/m);
     expect(text).toMatch(/^ {4}discount +double$/m);
     expect(text).toMatch(/^ {2}user_id +string$/m);

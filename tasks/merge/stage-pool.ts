@@ -1,0 +1,34 @@
+import * as path from 'node:path';
+import { Piscina } from 'piscina';
+import { stageObject, type StagedRecords, type StageObjectTask } from './stage-object';
+
+/** Stages one raw object: on this thread or on a worker thread, with the same result. */
+export type ObjectStager = (task: StageObjectTask) => Promise<StagedRecords>;
+
+export const stageOnThisThread: ObjectStager = async (task) => stageObject(task);
+
+export interface StagePool {
+  readonly stage: ObjectStager;
+  /** How many objects are worth having in flight at once. */
+  readonly threads: number;
+  close(): Promise<void>;
+}
+
+/**
+ * A pool of worker threads for staging, so that parsing and validating raw records uses every core.
+ * Idle workers do not keep the process alive, and are kept for a while so that consecutive merges
+ * (a backfill, the demo) do not pay for starting them again.
+ */
+export function createStagePool(threads: number): StagePool {
+  const pool = new Piscina<StageObjectTask, StagedRecords>({
+    filename: path.join(__dirname, 'stage-worker.js'),
+    minThreads: 0,
+    maxThreads: threads,
+    idleTimeout: 30_000,
+  });
+  return {
+    stage: (task) => pool.run(task),
+    threads,
+    close: () => pool.destroy(),
+  };
+}
