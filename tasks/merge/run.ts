@@ -20,11 +20,12 @@ import {
 import type { GeoLocator } from '../enrich/geo';
 import { commitWithRetry } from '../shared/commit-with-retry';
 import { hourStartMs } from '../shared/hours';
+import { settleAll } from '../shared/settle-all';
 import { DEFAULT_MAX_RECORD_BYTES } from '../shared/raw-records';
 import { objectsToMerge } from './ledger';
 import { STAGED_COLUMNS, STAGED_CSV_OPTIONS } from './stage-object';
 import { stageObjects, type StagedInput } from './stage-objects';
-import { stageOnThisThread, type ObjectStager } from './stage-pool';
+import { stageOnThisThread, type Staging } from './stage-pool';
 import { DEFAULT_VALIDATION_RULES, type ValidationRules } from './validate-record';
 
 export interface MergeInput {
@@ -36,8 +37,8 @@ export interface MergePorts {
   readonly store: ObjectStore;
   readonly catalog: Catalog;
   readonly geo: () => Promise<GeoLocator>;
-  /** Where raw objects are parsed and validated, and how many at once; one at a time on this thread by default. */
-  readonly staging?: { readonly stage: ObjectStager; readonly parallelism: number };
+  /** Starts the staging of one merge: where raw objects are parsed and validated; one at a time on this thread by default. */
+  readonly staging?: () => Staging;
 }
 
 export interface MergeSettings {
@@ -120,8 +121,8 @@ async function mergeOnce(input: MergeInput, ports: MergePorts, settings: MergeSe
   const executionName = executionNameOf(input.executionId);
   const snapshot = await catalog.snapshot();
   const objects = await objectsToMerge(store, snapshot, input.hour);
-  const staging = ports.staging ?? { stage: stageOnThisThread, parallelism: 1 };
-  const staged = await stageObjects(objects, store, { rules: settings.rules, maxRecordBytes: settings.maxRecordBytes, ...staging });
+  const staging = ports.staging?.() ?? { stage: stageOnThisThread, parallelism: 1 };
+  const staged = await stageObjects(objects, store, { rules: settings.rules, maxRecordBytes: settings.maxRecordBytes, ...staging }).finally(() => staging.release?.());
   const instance = await DuckDBInstance.create(':memory:', { memory_limit: settings.duckdbMemoryLimit, temp_directory: path.join(store.scratchDir, `duckdb-${randomUUID()}`) });
   const db = await instance.connect();
   try {
@@ -451,11 +452,6 @@ async function writeSorted(db: DuckDBConnection, store: ObjectStore, query: stri
   const { size } = await fs.stat(scratch);
   await store.putFile(key, scratch);
   return { key, size, records, kind: 'delta' };
-}
-
-/** Waits for every promise, then fails with the first failure: no connection is closed while it still runs a query. */
-async function settleAll(promises: readonly Promise<unknown>[]): Promise<void> {
-  for (const outcome of await Promise.allSettled(promises)) if (outcome.status === 'rejected') throw outcome.reason;
 }
 
 async function rows(db: DuckDBConnection, sql: string): Promise<unknown[][]> {

@@ -5,6 +5,14 @@ import { stageObject, type StagedRecords, type StageObjectTask } from './stage-o
 /** Stages one raw object: on this thread or on a worker thread, with the same result. */
 export type ObjectStager = (task: StageObjectTask) => Promise<StagedRecords>;
 
+/** How a merge stages its objects: the stager, how many objects at once, and what to free once staging is done. */
+export interface Staging {
+  readonly stage: ObjectStager;
+  readonly parallelism: number;
+  /** Frees what staging held (the worker threads and their heaps) before the merge's DuckDB phase. */
+  readonly release?: () => Promise<void>;
+}
+
 export const stageOnThisThread: ObjectStager = async (task) => stageObject(task);
 
 export interface StagePool {

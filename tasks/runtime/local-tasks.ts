@@ -1,9 +1,10 @@
 import { availableParallelism } from 'node:os';
+import { createAggregateHandler } from '../aggregate/handler';
 import { createCompactHandler } from '../compact/handler';
 import { createCrawlHandler } from '../crawl/handler';
 import { GeoLocator } from '../enrich/geo';
 import { createMergeHandler } from '../merge/handler';
-import { createStagePool, type StagePool } from '../merge/stage-pool';
+import { createStagePool, type StagePool, type Staging } from '../merge/stage-pool';
 import { run as planHours } from '../plan-hours/run';
 import { run as summarizeBackfill } from '../summarize-backfill/run';
 import { createVacuumHandler } from '../vacuum/handler';
@@ -15,16 +16,30 @@ export function localTasks(ports: LocalPorts): TaskRegistry {
   let geo: Promise<GeoLocator> | undefined;
   // Opened on first use and shared by every merge of this process: the database is large.
   const openGeo = () => (geo ??= GeoLocator.open());
-  // Started on first use too, one worker thread per core; idle workers do not keep the process alive.
+  // One worker thread per core, shared by the merges running at once and stopped when the last of them
+  // has staged its objects, so that the workers' heaps are freed before the DuckDB phase needs the memory.
+  const threads = availableParallelism();
   let pool: StagePool | undefined;
-  const staging = {
-    stage: (task: Parameters<StagePool['stage']>[0]) => (pool ??= createStagePool(availableParallelism())).stage(task),
-    parallelism: availableParallelism(),
+  let staging = 0;
+  const startStaging = (): Staging => {
+    const current = (pool ??= createStagePool(threads));
+    staging += 1;
+    return {
+      stage: (task) => current.stage(task),
+      parallelism: threads,
+      release: async () => {
+        staging -= 1;
+        if (staging > 0 || pool !== current) return;
+        pool = undefined;
+        await current.close();
+      },
+    };
   };
   return {
     crawl: createCrawlHandler(ports),
-    merge: createMergeHandler({ ...ports, geo: openGeo, staging }),
+    merge: createMergeHandler({ ...ports, geo: openGeo, staging: startStaging }),
     compact: createCompactHandler(ports),
+    aggregate: createAggregateHandler(ports),
     vacuum: createVacuumHandler(ports),
     'plan-hours': async (input) => planHours(input),
     'summarize-backfill': async (input) => summarizeBackfill(input),

@@ -16,6 +16,7 @@ function registry(crawl: TaskHandler) {
     crawl,
     merge: async () => ({ partitionsTouched: [], partitionsToCompact: [] }),
     compact: async () => ({ partitionsCompacted: 0 }),
+    aggregate: async () => ({ filesWritten: 0 }),
     vacuum: async () => ({ filesDeleted: 0 }),
     'plan-hours': async (input: unknown) => planHours(input),
     'summarize-backfill': async (input: unknown) => summarizeBackfill(input),
@@ -60,6 +61,7 @@ describe('LocalWorkflowRunner', () => {
         crawl: { crawled: '2021-07-12T05' },
         merge: { partitionsTouched: [], partitionsToCompact: [] },
         compact: { partitionsCompacted: 0 },
+        aggregate: { filesWritten: 0 },
         vacuum: { filesDeleted: 0 },
       });
       expect(calls).toEqual([{ hour: '2021-07-12T05', executionId: record.executionArn }]);
