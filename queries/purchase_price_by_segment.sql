@@ -37,7 +37,10 @@ final as (
         minute,
         segment,
         count(*) as purchases,
-        cast(avg(price) as decimal(18, 2)) as avg_price
+        -- The mean from whole cents, half rounded up: a double's avg cast to decimal rounds 127.235 down on
+        -- one engine (127.23499999...) and up on another, so the same data would unload different bytes.
+        -- Purchases without a price are left out of the mean, as avg does; none with a price gives null.
+        cast(floor((2 * sum(round(price * 100)) + count(price)) / (2.0 * nullif(count(price), 0))) / 100 as decimal(18, 2)) as avg_price
     from purchases_with_segment
     group by minute, segment
 
