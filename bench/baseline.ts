@@ -1,4 +1,5 @@
 import { DuckDBInstance } from '@duckdb/node-api';
+import { sqlString } from '../tasks/adapters/local/duckdb-query-engine';
 
 /**
  * The yardstick of the hourly run: what a plain DuckDB job does with the same raw objects in one SQL
@@ -50,7 +51,7 @@ export function baselineSql(input: BaselineInput): string {
   return `
 COPY (
   WITH raw AS (
-    SELECT * FROM read_json('${sqlString(glob)}', format = 'newline_delimited', ignore_errors = true, filename = true, columns = {${columns}})
+    SELECT * FROM read_json(${sqlString(glob)}, format = 'newline_delimited', ignore_errors = true, filename = true, columns = {${columns}})
   ),
   typed AS (
     SELECT click_id,
@@ -73,7 +74,7 @@ COPY (
   WHERE click_id IS NOT NULL AND click_id <> '' AND event_time IS NOT NULL AND event_name IS NOT NULL AND event_name <> ''
   QUALIFY row_number() OVER (PARTITION BY click_id ORDER BY filename) = 1
   ORDER BY event_time, user_id, click_id
-) TO '${sqlString(input.out)}' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (dt, hr))`;
+) TO ${sqlString(input.out)} (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (dt, hr))`;
 }
 
 export async function runBaseline(input: BaselineInput): Promise<BaselineResult> {
@@ -90,6 +91,3 @@ export async function runBaseline(input: BaselineInput): Promise<BaselineResult>
   }
 }
 
-function sqlString(value: string): string {
-  return value.replaceAll("'", "''");
-}

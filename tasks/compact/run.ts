@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { sqlIdentifier, sqlString } from '../adapters/local/duckdb-query-engine';
 import type { Catalog, CatalogChange, CatalogSnapshot, CommitRecord, CommitToken, DataFile, PartitionState } from '../ports/catalog';
 import { CommitConflictError, InvalidInputError } from '../ports/errors';
 import type { ObjectStore } from '../ports/object-store';
@@ -352,13 +353,7 @@ function sumSizes(files: readonly DataFile[]): number {
   return files.reduce((sum, file) => sum + file.size, 0);
 }
 
-function sqlString(value: string): string {
-  return `'${value.replaceAll("'", "''")}'`;
-}
 
-function sqlIdentifier(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
-}
 
 function resolveSettings(settings: CompactionSettings): ResolvedSettings {
   const targetFileBytes = settings.targetFileBytes ?? 128 * MIB;

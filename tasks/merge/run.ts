@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { sqlString } from '../adapters/local/duckdb-query-engine';
 import type { Catalog, CatalogChange, CatalogSnapshot, CommitRecord, DataFile, PartitionState } from '../ports/catalog';
 import { CommitConflictError } from '../ports/errors';
 import type { ObjectStore } from '../ports/object-store';
@@ -184,11 +185,11 @@ async function mergeOnce(input: MergeInput, ports: MergePorts, settings: MergeSe
       const rewritten = await writeSorted(
         db,
         store,
-        `SELECT * FROM read_parquet('${sqlString(filePath as string)}', hive_partitioning = false) WHERE click_id NOT IN (SELECT click_id FROM superseded WHERE file = '${sqlString(filePath as string)}')`,
+        `SELECT * FROM read_parquet(${sqlString(filePath as string)}, hive_partitioning = false) WHERE click_id NOT IN (SELECT click_id FROM superseded WHERE file = ${sqlString(filePath as string)})`,
         rewrittenFileKey(state.location, executionName, index),
       );
       filesWritten += 1;
-      const removedLate = await count(db, `SELECT count(*) FROM superseded WHERE file = '${sqlString(filePath as string)}' AND arrival_hour > date_trunc('hour', event_time)`);
+      const removedLate = await count(db, `SELECT count(*) FROM superseded WHERE file = ${sqlString(filePath as string)} AND arrival_hour > date_trunc('hour', event_time)`);
       const entry = written.get(partition as string);
       if (!entry) throw new Error(`superseded rows in untouched partition ${String(partition)}`);
       entry.removed.add(key);
@@ -238,7 +239,7 @@ async function loadCandidates(db: DuckDBConnection, staged: StagedInput): Promis
   const columns = Object.entries(STAGED_COLUMNS)
     .map(([name, type]) => `${name}: '${type}'`)
     .join(', ');
-  const source = staged.valid === 0 ? `(SELECT * FROM (SELECT ${Object.entries(STAGED_COLUMNS).map(([name, type]) => `CAST(NULL AS ${type}) AS ${name}`).join(', ')}) WHERE false)` : `read_csv('${sqlString(staged.file)}', columns = {${columns}}, ${STAGED_CSV_OPTIONS})`;
+  const source = staged.valid === 0 ? `(SELECT * FROM (SELECT ${Object.entries(STAGED_COLUMNS).map(([name, type]) => `CAST(NULL AS ${type}) AS ${name}`).join(', ')}) WHERE false)` : `read_csv(${sqlString(staged.file)}, columns = {${columns}}, ${STAGED_CSV_OPTIONS})`;
   await db.run(`
     CREATE TABLE candidates AS
     WITH staged AS (
@@ -292,7 +293,7 @@ async function dropCandidatesThatLost(db: DuckDBConnection, existingFiles: reado
     await db.run('CREATE TABLE superseded (click_id VARCHAR, arrival_hour TIMESTAMP, event_time TIMESTAMP, file VARCHAR, partition VARCHAR)');
     return 0;
   }
-  const files = existingFiles.map((file) => `'${sqlString(file)}'`).join(', ');
+  const files = existingFiles.map(sqlString).join(', ');
   await db.run(`
     CREATE TABLE existing AS
     SELECT click_id, arrival_hour, source_key, record_number, event_time, filename AS file, 'dt=' || dt || '/hr=' || hr AS partition
@@ -317,7 +318,7 @@ async function loadUsers(db: DuckDBConnection, store: ObjectStore): Promise<bool
   await db.run(`
     CREATE TABLE users AS
     SELECT CAST(user_id AS VARCHAR) AS user_id, any_value(CAST(name AS VARCHAR)) AS user_name
-    FROM read_json('${sqlString(store.locate(USERS_DIMENSION_KEY))}', format = 'newline_delimited')
+    FROM read_json(${sqlString(store.locate(USERS_DIMENSION_KEY))}, format = 'newline_delimited')
     GROUP BY 1`);
   return true;
 }
@@ -347,7 +348,7 @@ async function revalidate(
     const live = new Set((now?.files ?? []).map((file) => store.locate(file.key)));
     for (const file of superseded) if (!live.has(file)) throw new MergeInvalidatedError(`file ${file} changed while it was being rewritten`);
     const seen = new Set((read?.files ?? []).map((file) => file.key));
-    const added = (now?.files ?? []).filter((file) => !seen.has(file.key)).map((file) => `'${sqlString(store.locate(file.key))}'`);
+    const added = (now?.files ?? []).filter((file) => !seen.has(file.key)).map((file) => sqlString(store.locate(file.key)));
     if (added.length === 0) continue;
     const clashes = await count(db, `SELECT count(*) FROM read_parquet([${added.join(', ')}], hive_partitioning = false) WHERE click_id IN (SELECT click_id FROM candidates WHERE partition = '${partition}')`);
     if (clashes > 0) throw new MergeInvalidatedError(`${clashes} of its events were committed to ${partition} by another run`);
@@ -447,7 +448,7 @@ function selectList(): string {
 /** Writes the rows of `query`, sorted, as Parquet in scratch space and moves the file under `key`. */
 async function writeSorted(db: DuckDBConnection, store: ObjectStore, query: string, key: string): Promise<CuratedFile> {
   const scratch = path.join(store.scratchDir, `${randomUUID()}.parquet`);
-  const copy = await db.run(`COPY (SELECT * FROM (${query}) ORDER BY ${EVENT_SORT_ORDER}) TO '${sqlString(scratch)}' (FORMAT parquet, COMPRESSION zstd)`);
+  const copy = await db.run(`COPY (SELECT * FROM (${query}) ORDER BY ${EVENT_SORT_ORDER}) TO ${sqlString(scratch)} (FORMAT parquet, COMPRESSION zstd)`);
   const records = Number(copy.rowsChanged);
   const { size } = await fs.stat(scratch);
   await store.putFile(key, scratch);
@@ -462,7 +463,3 @@ async function count(db: DuckDBConnection, sql: string): Promise<number> {
   return Number((await rows(db, sql))[0]?.[0] ?? 0);
 }
 
-/** Escapes a value for a single-quoted SQL literal; used only for paths and partition keys this code made. */
-function sqlString(value: string): string {
-  return value.replaceAll("'", "''");
-}
