@@ -12,9 +12,12 @@ export const EVENTS_TABLE = 'events';
 export const REJECTS_TABLE = 'rejects';
 /** Raw objects already merged, one partition per arrival hour; see `ledger.ts`. */
 export const RAW_LEDGER_TABLE = 'raw_ledger';
+/** Where each merged click_id went, one partition per arrival hour; see `click-index.ts`. */
+export const CLICK_INDEX_TABLE = 'click_index';
 
 export const CURATED_PREFIX = 'curated/events/';
 export const REJECTS_PREFIX = 'rejects/';
+export const CLICK_INDEX_PREFIX = 'curated/click_index/';
 
 /** The curated columns in file order, with the DuckDB type each is written as (Glue/Hive type in `type`). */
 export const EVENT_COLUMNS: readonly (Column & { readonly duckdb: string })[] = [

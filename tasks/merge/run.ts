@@ -23,6 +23,7 @@ import { commitWithRetry } from '../shared/commit-with-retry';
 import { hourStartMs } from '../shared/hours';
 import { settleAll } from '../shared/settle-all';
 import { DEFAULT_MAX_RECORD_BYTES } from '../shared/raw-records';
+import { checkNoCopiesIndexedSince, clickIndexChanges, DEFAULT_DEDUP_HORIZON_HOURS, partitionsHoldingCopies, writeClickIndex, type ClickIndexRead } from './click-index';
 import { objectsToMerge } from './ledger';
 import { STAGED_COLUMNS, STAGED_CSV_OPTIONS } from './stage-object';
 import { stageObjects, type StagedInput } from './stage-objects';
@@ -48,6 +49,11 @@ export interface MergeSettings {
   /** Whole re-runs of the merge after a concurrent commit touched the same events. */
   readonly attempts: number;
   readonly duckdbMemoryLimit: string;
+  /**
+   * How many arrival hours apart two copies of a click_id may arrive and still be found when the later
+   * one carries another event hour (copies in the same event hour are always found).
+   */
+  readonly dedupHorizonHours: number;
 }
 
 export const DEFAULT_MERGE_SETTINGS: MergeSettings = {
@@ -55,6 +61,7 @@ export const DEFAULT_MERGE_SETTINGS: MergeSettings = {
   maxRecordBytes: DEFAULT_MAX_RECORD_BYTES,
   attempts: 4,
   duckdbMemoryLimit: '2GB',
+  dedupHorizonHours: DEFAULT_DEDUP_HORIZON_HOURS,
 };
 
 export interface MergeResult {
@@ -132,8 +139,11 @@ async function mergeOnce(input: MergeInput, ports: MergePorts, settings: MergeSe
     const duplicatesInRun = staged.valid - (await count(db, 'SELECT count(*) FROM candidates'));
     const touched = (await rows(db, 'SELECT DISTINCT partition FROM candidates ORDER BY 1')).map((row) => row[0] as string);
     const events = snapshot.tables[EVENTS_TABLE]?.partitions ?? {};
+    // Earlier copies live in the candidates' own partitions, or, re-stamped, where the click index says.
+    const index = await partitionsHoldingCopies(db, store, snapshot, settings.dedupHorizonHours);
+    const checked = [...new Set([...touched, ...index.partitions])].sort();
     const pathToKey = new Map<string, string>();
-    for (const partition of touched) for (const file of events[partition]?.files ?? []) pathToKey.set(store.locate(file.key), file.key);
+    for (const partition of checked) for (const file of events[partition]?.files ?? []) pathToKey.set(store.locate(file.key), file.key);
 
     const lostToExisting = await dropCandidatesThatLost(db, [...pathToKey.keys()]);
     const accepted = await count(db, 'SELECT count(*) FROM candidates');
@@ -190,15 +200,18 @@ async function mergeOnce(input: MergeInput, ports: MergePorts, settings: MergeSe
       );
       filesWritten += 1;
       const removedLate = await count(db, `SELECT count(*) FROM superseded WHERE file = ${sqlString(filePath as string)} AND arrival_hour > date_trunc('hour', event_time)`);
-      const entry = written.get(partition as string);
-      if (!entry) throw new Error(`superseded rows in untouched partition ${String(partition)}`);
+      const entry = written.get(partition as string) ?? { added: [], removed: new Set<string>(), rows: 0, lateRows: 0 };
+      written.set(partition as string, entry);
       entry.removed.add(key);
       if (rewritten.records > 0) entry.added.push({ ...rewritten, kind: original.kind });
       entry.rows -= original.records - rewritten.records;
       entry.lateRows -= removedLate;
     }
 
-    const partitionsTouched = touched.filter((partition) => {
+    const indexed = await writeClickIndex(db, store, executionName);
+    filesWritten += indexed.size;
+
+    const partitionsTouched = checked.filter((partition) => {
       const entry = written.get(partition);
       return entry !== undefined && (entry.added.length > 0 || entry.removed.size > 0);
     });
@@ -217,10 +230,10 @@ async function mergeOnce(input: MergeInput, ports: MergePorts, settings: MergeSe
       filesWritten,
       notes,
     };
-    const readVersions = new Map(touched.map((partition) => [partition, events[partition]]));
+    const readVersions = new Map(checked.map((partition) => [partition, events[partition]]));
     const commit = await commitWithRetry(catalog, token, async (current) => {
-      await revalidate(db, store, current, readVersions, staged);
-      return buildChanges(current, input, staged, written, result);
+      await revalidate(db, store, current, readVersions, index.read, staged);
+      return [...buildChanges(current, input, staged, written, result), ...clickIndexChanges(current, indexed, index.read.hashCheck)];
     });
     return { ...result, catalogVersion: commit?.version ?? snapshot.version };
   } finally {
@@ -325,14 +338,16 @@ async function loadUsers(db: DuckDBConnection, store: ObjectStore): Promise<bool
 
 /**
  * Checks a fresh snapshot against what this merge read. Its raw objects must still be unmerged, the
- * files it rewrote must still be live, and files added meanwhile to its partitions must not hold any
- * of its click_ids; otherwise the deduplication is stale and the merge starts over.
+ * files it rewrote must still be live, and neither files added meanwhile to its partitions nor click
+ * index entries added meanwhile may hold any of its click_ids; otherwise the deduplication is stale
+ * and the merge starts over.
  */
 async function revalidate(
   db: DuckDBConnection,
   store: ObjectStore,
   current: CatalogSnapshot,
   readVersions: ReadonlyMap<string, PartitionState | undefined>,
+  index: ClickIndexRead,
   staged: StagedInput,
 ): Promise<void> {
   const ledger = current.tables[RAW_LEDGER_TABLE]?.partitions ?? {};
@@ -353,6 +368,7 @@ async function revalidate(
     const clashes = await count(db, `SELECT count(*) FROM read_parquet([${added.join(', ')}], hive_partitioning = false) WHERE click_id IN (SELECT click_id FROM candidates WHERE partition = '${partition}')`);
     if (clashes > 0) throw new MergeInvalidatedError(`${clashes} of its events were committed to ${partition} by another run`);
   }
+  await checkNoCopiesIndexedSince(db, store, current, index, (message) => new MergeInvalidatedError(message));
 }
 
 function buildChanges(

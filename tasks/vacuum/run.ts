@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import type { Catalog, CommitRecord } from '../ports/catalog';
 import { InvalidInputError } from '../ports/errors';
 import type { ObjectStore } from '../ports/object-store';
-import { CURATED_PREFIX, EVENTS_TABLE, REJECTS_PREFIX, REJECTS_TABLE } from '../curated/layout';
+import { CLICK_INDEX_PREFIX, CLICK_INDEX_TABLE, CURATED_PREFIX, EVENTS_TABLE, REJECTS_PREFIX, REJECTS_TABLE } from '../curated/layout';
 import { hourStartMs } from '../shared/hours';
 
 export const DEFAULT_RETENTION_HOURS = 72;
@@ -16,6 +16,7 @@ export const DEFAULT_RETENTION_HOURS = 72;
 export const VACUUMED_PREFIXES: readonly { readonly prefix: string; readonly table: string }[] = [
   { prefix: CURATED_PREFIX, table: EVENTS_TABLE },
   { prefix: REJECTS_PREFIX, table: REJECTS_TABLE },
+  { prefix: CLICK_INDEX_PREFIX, table: CLICK_INDEX_TABLE },
 ];
 
 const HOUR_MS = 3_600_000;

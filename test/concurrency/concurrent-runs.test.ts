@@ -69,7 +69,8 @@ function validItem(clickId: string, time: string, variant?: string): RawItem {
 /**
  * Three arrival hours whose events overlap in event partitions hr=04..07: H1 has events of hr=04 and
  * hr=05; H2 has late events into those, copies of H1's events (exact and differing) and its own;
- * H3 has late events into hr=05/06, copies of H1's and H2's events, and its own.
+ * H3 has late events into hr=05/06, copies of H1's and H2's events, and its own. Some copies are
+ * re-stamped into another event hour, so only the click index can tell they are copies.
  */
 function roundData(seed: number, hours: readonly string[]): { item: RawItem; at: Placement }[] {
   const random = prng(seed);
@@ -83,6 +84,11 @@ function roundData(seed: number, hours: readonly string[]): { item: RawItem; at:
     if (item.kind !== 'valid') throw new Error('not a valid item');
     return validItem(item.clickId, JSON.parse(item.text).timestamp as string, label);
   };
+  // A retry the client re-stamped: the copy lands in another event partition than the first.
+  const restampedOf = (item: RawItem, label: string, hour: string) => {
+    if (item.kind !== 'valid') throw new Error('not a valid item');
+    return validItem(item.clickId, time(hour), label);
+  };
   if (hours.includes(H1)) {
     a.forEach((item, i) => items.push({ item, at: at(H1, i % 2) }));
     items.push({ item: a[0]!, at: at(H1, 1) });
@@ -93,6 +99,7 @@ function roundData(seed: number, hours: readonly string[]): { item: RawItem; at:
     items.push({ item: a[1]!, at: at(H2, 0) });
     items.push({ item: variantOf(a[2]!, 'h2-variant'), at: at(H2, 1) });
     items.push({ item: variantOf(a[3]!, 'h2-variant'), at: at(H2, 0) });
+    items.push({ item: restampedOf(a[6]!, 'h2-restamped', '07'), at: at(H2, 1) });
     items.push({ item: { kind: 'bad', reason: 'missing_field:event_name', text: JSON.stringify({ ...click('x', time('06')), event_name: null }), needsNewline: false }, at: at(H2, 1) });
   }
   if (hours.includes(H3)) {
@@ -101,6 +108,8 @@ function roundData(seed: number, hours: readonly string[]): { item: RawItem; at:
     items.push({ item: variantOf(a[5]!, 'h3-variant'), at: at(H3, 1) });
     items.push({ item: variantOf(b[0]!, 'h3-variant'), at: at(H3, 0) });
     items.push({ item: b[1]!, at: at(H3, 1) });
+    items.push({ item: restampedOf(a[7]!, 'h3-restamped', '06'), at: at(H3, 0) });
+    items.push({ item: restampedOf(b[2]!, 'h3-restamped', '03'), at: at(H3, 1) });
   }
   return items;
 }
@@ -346,6 +355,31 @@ describe('concurrent merges of different arrival hours into the same event parti
       const merges = results.filter(isMerge);
       expect(merges.reduce((sum, result) => sum + result.supersededRows, 0)).toBeGreaterThan(0);
       await checkLake(lake, raw, [first, ...merges]);
+    } finally {
+      await removeLake(lake);
+    }
+  });
+});
+
+describe('a copy re-stamped into another event partition, merged at the same time as its first copy', () => {
+  it.each(ROUNDS)('seed %i, %s: only the click index links the two merges, and the earlier copy wins', async (seed, mode) => {
+    const lake = createLake();
+    try {
+      const random = prng(seed);
+      const time = (hour: string) => `2021-07-12 ${hour}:${String(random(60)).padStart(2, '0')}:${String(random(60)).padStart(2, '0')}`;
+      const first = validItem('x', time('04'));
+      const raw = await deliverAll(
+        [lake],
+        [
+          { item: first, at: { hour: H1, object: 0, slot: 0, glue: false } },
+          { item: validItem('x', time('06'), 'restamped'), at: { hour: H2, object: 0, slot: 0, glue: false } },
+          { item: validItem('y', time('06')), at: { hour: H2, object: 0, slot: 1, glue: false } },
+        ],
+      );
+      const { conflicts, results } = await race([mergeWriter(lake, H1), mergeWriter(lake, H2)], mode, seed);
+      // The merges share no event partition: the second to commit can learn of the first's copy only from the index.
+      if (mode === 'loud') expect(conflicts).toHaveLength(1);
+      await checkLake(lake, raw, results.filter(isMerge));
     } finally {
       await removeLake(lake);
     }

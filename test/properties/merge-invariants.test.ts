@@ -58,6 +58,8 @@ const copyArb = () =>
     slot: fc.nat(20),
     glue: fc.boolean(),
     format: fc.constantFrom(...FORMATS),
+    /** A variant copy re-stamped by the client, often into another event hour (0: the same time). */
+    restampMinutes: fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: -180, max: -1 }) }),
   });
 
 const eventArb = (hours: number) =>
@@ -151,7 +153,7 @@ function rawItems(scenario: Scenario): { item: RawItem; at: Placement }[] {
     const clickId = `c${String(index).padStart(2, '0')}`;
     const micros = hourStartMs(arrivalHour(event.hour)) * 1000 + event.offsetMinutes * MINUTE_US + event.second * 1_000_000 + event.micros;
     const userId = event.userId === null ? null : String(event.userId);
-    const record = (format: (typeof FORMATS)[number], variant: number) => {
+    const record = (format: (typeof FORMATS)[number], variant: number, micros: number) => {
       const data = { time_on_data: 79 + variant, percent_viewed: 39.5, product_id: 557246, price: 417.97 + variant };
       const body: Record<string, unknown> = {
         ...click(clickId, formatTimestamp(micros, format)),
@@ -167,22 +169,23 @@ function rawItems(scenario: Scenario): { item: RawItem; at: Placement }[] {
       if (event.userId === null) delete body.user_id;
       return JSON.stringify(body);
     };
-    const first = record(event.format, 0);
-    const valid = (text: string, variant: number): RawItem => ({
+    const first = record(event.format, 0, micros);
+    const valid = (text: string, variant: number, eventMicros: number): RawItem => ({
       kind: 'valid',
       clickId,
-      eventMicros: micros,
+      eventMicros,
       userId,
       eventName: variant === 0 ? event.eventName : 'Retried',
       pixelId: variant === 0 ? 'px-first' : `px-variant-${variant}`,
       text,
     });
-    items.push({ item: valid(first, 0), at: { hour: arrivalHour(event.hour), object: event.object, slot: event.slot, glue: event.glue } });
+    items.push({ item: valid(first, 0, micros), at: { hour: arrivalHour(event.hour), object: event.object, slot: event.slot, glue: event.glue } });
     event.copies.forEach((copy, copyIndex) => {
       const hour = arrivalHour(Math.min(event.hour + copy.hourDelta, scenario.hours - 1));
       const variant = copy.kind === 'exact' ? 0 : copyIndex + 1;
-      const text = copy.kind === 'exact' ? first : record(copy.format, variant);
-      items.push({ item: valid(text, variant), at: { hour, object: copy.object, slot: copy.slot, glue: copy.glue } });
+      const copyMicros = copy.kind === 'exact' ? micros : micros + copy.restampMinutes * MINUTE_US;
+      const text = copy.kind === 'exact' ? first : record(copy.format, variant, copyMicros);
+      items.push({ item: valid(text, variant, copyMicros), at: { hour, object: copy.object, slot: copy.slot, glue: copy.glue } });
     });
   });
   scenario.bad.forEach((bad, index) => {
@@ -387,12 +390,7 @@ describe('merge and compaction invariants over random arrivals and schedules', (
 });
 
 describe('deduplication across event partitions', () => {
-  // KNOWN GAP, reported rather than fixed here: the merge deduplicates a click_id only against the
-  // partitions its own candidates fall into. A later copy of a click_id whose client timestamp puts it
-  // in another event hour (a client that re-stamps a retried event) is appended as a second row
-  // instead of losing to the first copy. `it.failing` keeps the suite green while the gap exists and
-  // turns red once it is fixed: then make it a plain `it`.
-  it.failing('keeps only the first copy of a click_id even when a later copy carries another event hour', async () => {
+  it('keeps only the first copy of a click_id even when a later copy carries another event hour', async () => {
     const lake = createLake();
     try {
       const items: { item: RawItem; at: Placement }[] = [
