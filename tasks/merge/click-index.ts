@@ -85,8 +85,9 @@ export async function checkNoCopiesIndexedSince(
 }
 
 /**
- * Writes the index entries of the kept candidates, one sorted file per arrival hour among them, and
- * returns them by arrival hour. Their catalog change comes from `clickIndexChanges`.
+ * Writes the index entries of the kept candidates, one file per arrival hour among them, and returns
+ * them by arrival hour; their catalog change comes from `clickIndexChanges`. Rows are not sorted:
+ * lookups are joins, which row-group statistics of random hashes would not prune anyway.
  */
 export async function writeClickIndex(db: DuckDBConnection, store: ObjectStore, executionName: string): Promise<Map<Hour, DataFile>> {
   const written = new Map<Hour, DataFile>();
@@ -94,7 +95,7 @@ export async function writeClickIndex(db: DuckDBConnection, store: ObjectStore, 
   for (const arrival of arrivals) {
     const scratch = path.join(store.scratchDir, `${randomUUID()}.parquet`);
     const copy = await db.run(
-      `COPY (SELECT hash(click_id) AS click_hash, partition FROM candidates WHERE strftime(arrival_hour, '%Y-%m-%dT%H') = ${sqlString(arrival)} ORDER BY click_hash)
+      `COPY (SELECT hash(click_id) AS click_hash, partition FROM candidates WHERE strftime(arrival_hour, '%Y-%m-%dT%H') = ${sqlString(arrival)})
        TO ${sqlString(scratch)} (FORMAT parquet, COMPRESSION zstd)`,
     );
     const { size } = await fs.stat(scratch);

@@ -12,6 +12,7 @@ import {
   EVENT_SORT_ORDER,
   EVENTS_TABLE,
   executionNameOf,
+  hourOfPartitionKey,
   initialLocation,
   RAW_LEDGER_TABLE,
   REJECTS_TABLE,
@@ -20,7 +21,7 @@ import {
 } from '../curated/layout';
 import type { GeoLocator } from '../enrich/geo';
 import { commitWithRetry } from '../shared/commit-with-retry';
-import { hourStartMs } from '../shared/hours';
+import { HOUR_IN_MS, hourStartMs } from '../shared/hours';
 import { settleAll } from '../shared/settle-all';
 import { DEFAULT_MAX_RECORD_BYTES } from '../shared/raw-records';
 import { checkNoCopiesIndexedSince, clickIndexChanges, DEFAULT_DEDUP_HORIZON_HOURS, partitionsHoldingCopies, writeClickIndex, type ClickIndexRead } from './click-index';
@@ -98,6 +99,9 @@ const USERS_DIMENSION_KEY = 'dims/users.jsonl';
 /** DuckDB connections writing partition files at once. */
 const PARALLEL_WRITES = 3;
 
+/** A partition with fewer than 1/MINOR_SHARE of an hour's rows is written from a table of the small partitions. */
+const MINOR_SHARE = 8;
+
 /**
  * Merges the raw objects of one arrival hour (and late deliveries into the 24 before it) into the
  * event-time partitions: validated, enriched, deduplicated by click_id (the earliest arrival wins),
@@ -167,6 +171,7 @@ async function mergeOnce(input: MergeInput, ports: MergePorts, settings: MergeSe
     // Largest first, on a few connections at once: most partitions of an hour are small late deltas,
     // whose writes are short and mostly waiting on one thread each.
     deltas.sort((a, b) => b.rows - a.rows);
+    const sourceOf = await splitMinorPartitions(db, deltas);
     const writers = [db];
     for (let i = 1; i < PARALLEL_WRITES; i += 1) writers.push(await instance.connect());
     try {
@@ -176,7 +181,7 @@ async function mergeOnce(input: MergeInput, ports: MergePorts, settings: MergeSe
             const { partition, late } = next;
             const location = events[partition]?.location ?? initialLocation(partition);
             const kind = (events[partition]?.files.length ?? 0) === 0 ? 'base' : 'delta';
-            const query = `SELECT ${selectList()} FROM candidates LEFT JOIN users USING (user_id) LEFT JOIN locations USING (user_ip) WHERE partition = '${partition}'`;
+            const query = `SELECT ${selectList()} FROM ${sourceOf(partition)} LEFT JOIN users USING (user_id) LEFT JOIN locations USING (user_ip) WHERE ${eventHourFilter(partition)}`;
             const delta = await writeSorted(writer, store, query, deltaFileKey(location, executionName));
             filesWritten += 1;
             written.set(partition, { added: [{ ...delta, kind }], removed: new Set(), rows: delta.records, lateRows: late });
@@ -320,6 +325,27 @@ async function dropCandidatesThatLost(db: DuckDBConnection, existingFiles: reado
           e.source_key < c.source_key OR (e.source_key = c.source_key AND e.record_number <= c.record_number)))))`);
   await db.run('CREATE TABLE superseded AS SELECT e.click_id, e.arrival_hour, e.event_time, e.file, e.partition FROM existing e JOIN candidates c USING (click_id)');
   return before - (await count(db, 'SELECT count(*) FROM candidates'));
+}
+
+/**
+ * Where each partition's write reads its candidates. A partition of at least 1/MINOR_SHARE of the rows
+ * reads `candidates`; the rest read `minor_candidates`, filled in one scan and ordered by event time,
+ * so that each of their writes skips to its own hour instead of scanning every candidate again (an
+ * hour with late events has dozens of small partitions next to one large one).
+ */
+async function splitMinorPartitions(db: DuckDBConnection, partitions: readonly { partition: string; rows: number }[]): Promise<(partition: string) => string> {
+  const total = partitions.reduce((sum, { rows }) => sum + rows, 0);
+  const minor = partitions.filter(({ rows }) => rows * MINOR_SHARE < total).map(({ partition }) => partition);
+  if (minor.length < 2) return () => 'candidates';
+  await db.run(`CREATE TABLE minor_candidates AS SELECT * FROM candidates WHERE partition IN (${minor.map(sqlString).join(', ')}) ORDER BY event_time`);
+  const isMinor = new Set(minor);
+  return (partition) => (isMinor.has(partition) ? 'minor_candidates' : 'candidates');
+}
+
+/** The rows of one partition, as a range of event times: a zone-map filter on a table ordered by event time. */
+function eventHourFilter(partition: string): string {
+  const start = hourStartMs(hourOfPartitionKey(partition));
+  return `event_time >= make_timestamp(${start * 1000}) AND event_time < make_timestamp(${(start + HOUR_IN_MS) * 1000})`;
 }
 
 /** Loads the users dimension for the user_name join; false when the lake has none yet. */
