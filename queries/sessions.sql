@@ -71,7 +71,11 @@ user_sessions as (
 
 hour_sessions as (
 
-    select started_at, ended_at, events
+    select
+        started_at,
+        -- whole microseconds, so that the mean below is exact on every engine
+        round(extract(epoch from (ended_at - started_at)) * 1000000) as length_us,
+        events
     from user_sessions
     where started_at >= $hour_start and started_at < $hour_end
 
@@ -82,8 +86,10 @@ final as (
     select
         date_trunc('hour', started_at) as hour,
         count(*) as sessions,
-        cast(avg(extract(epoch from (ended_at - started_at))) as decimal(18, 3)) as mean_length_seconds,
-        cast(avg(events) as decimal(18, 3)) as mean_events
+        -- Means from whole units, half rounded up (as in purchase_price_by_segment.sql): a double's avg
+        -- cast to decimal rounds a mean ending in 5 down on one engine and up on another.
+        cast(floor((2 * sum(length_us) + 1000 * count(*)) / (2000.0 * count(*))) / 1000 as decimal(18, 3)) as mean_length_seconds,
+        cast(floor((2000 * sum(events) + count(*)) / (2.0 * count(*))) / 1000 as decimal(18, 3)) as mean_events
     from hour_sessions
     group by date_trunc('hour', started_at)
 
