@@ -1,9 +1,9 @@
+import { USERS_DIMENSION_KEY } from '../tasks/curated/layout';
 import { NotFoundError } from '../tasks/ports/errors';
 import type { ObjectStore } from '../tasks/ports/object-store';
 import type { Population } from './population';
 import { productRow, userRow } from './population';
 
-export const USERS_KEY = 'dims/users.jsonl';
 export const PRODUCTS_KEY = 'dims/products.jsonl';
 
 /** One line of the orders dimension: what the shop's order system recorded for a purchase. */
@@ -25,7 +25,7 @@ export function ordersKey(orderedAt: string): string {
 }
 
 export async function writePopulation(store: ObjectStore, population: Population): Promise<void> {
-  await store.put(USERS_KEY, jsonLines(population.users.map(userRow)));
+  await store.put(USERS_DIMENSION_KEY, jsonLines(population.users.map(userRow)));
   await store.put(PRODUCTS_KEY, jsonLines(population.products.map(productRow)));
 }
 

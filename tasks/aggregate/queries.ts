@@ -45,6 +45,9 @@ export const QUERIES_DIR = path.resolve(__dirname, '../../queries');
 export const QUERY_PARAMETERS = ['hour_start', 'hour_end', 'day_start', 'day_end', 'z_threshold'] as const;
 export type QueryParameter = (typeof QUERY_PARAMETERS)[number];
 
+/** A value for every parameter: a Date (UTC) for the TIMESTAMP ones, a number for `$z_threshold`. */
+export type QueryParameterValues = Readonly<Record<QueryParameter, Date | number>>;
+
 /** The SQL of `name` for `engine` (`queries/<name>.<engine>.sql` where the dialects differ, else `queries/<name>.sql`). */
 export function querySql(name: string, engine: 'duckdb' | 'postgres' | 'redshift' = 'duckdb'): string {
   if (!AGGREGATE_QUERY_NAMES.includes(name)) throw new Error(`unknown aggregate query "${name}"; expected one of ${AGGREGATE_QUERY_NAMES.join(', ')}`);
@@ -56,6 +59,11 @@ export function querySql(name: string, engine: 'duckdb' | 'postgres' | 'redshift
     }
   }
   throw new Error(`no SQL file for aggregate query "${name}" in ${QUERIES_DIR}`);
+}
+
+/** The one statement of a query file, without a trailing semicolon. */
+export function statementOf(sql: string): string {
+  return sql.trim().replace(/;\s*$/, '');
 }
 
 /** The `$name` parameters `sql` uses (outside comments), checked against QUERY_PARAMETERS. */

@@ -1,20 +1,14 @@
-import { randomUUID } from 'node:crypto';
-import { promises as fs } from 'node:fs';
-import * as path from 'node:path';
-import { timestampValue, type DuckDBValue } from '@duckdb/node-api';
-import { DuckDbQueryEngine, sqlIdentifier, sqlString } from '../adapters/local/duckdb-query-engine';
-import { createLakeViews } from '../adapters/local/lake-views';
-import type { Catalog, CatalogSnapshot, PartitionState } from '../ports/catalog';
+import { DuckDbAggregateEngine } from '../adapters/local/duckdb-aggregate-engine';
+import type { AggregateEngine, AggregateOutput } from '../ports/aggregate-engine';
+import type { Catalog, CatalogSnapshot } from '../ports/catalog';
 import { InvalidInputError } from '../ports/errors';
 import type { ObjectStore } from '../ports/object-store';
-import { EVENTS_TABLE, executionNameOf, hourOfPartitionKey, partitionKeyOfHour } from '../curated/layout';
-import { addHours, formatHour, HOUR_IN_MS, hourStartMs, type Hour } from '../shared/hours';
-import { AGGREGATE_QUERIES, aggregateKey, parametersOf, querySql, type AggregateQuery, type QueryParameter } from './queries';
-
-export const USERS_DIMENSION_KEY = 'dims/users.jsonl';
+import { EVENTS_TABLE, executionNameOf, hourOfPartitionKey } from '../curated/layout';
+import { addHours, HOUR_IN_MS, hourStartMs, type Hour } from '../shared/hours';
+import { AGGREGATE_QUERIES, aggregateKey, type AggregateQuery } from './queries';
 
 export interface AggregateInput {
-  /** The workflow execution (`$$.Execution.Id`); only checked, since aggregates are overwritten in place. */
+  /** The workflow execution (`$$.Execution.Id`); its name names the engine's staging area, if it has one. */
   readonly executionId: string;
   /** The arrival hour the run processes, `YYYY-MM-DDTHH`. */
   readonly hour: string;
@@ -25,6 +19,8 @@ export interface AggregateInput {
 export interface AggregatePorts {
   readonly store: ObjectStore;
   readonly catalog: Catalog;
+  /** Computes and unloads each job (RedshiftAggregateEngine on AWS). @default a DuckDbAggregateEngine over `store`, with the DuckDB settings */
+  readonly engine?: AggregateEngine;
 }
 
 export interface AggregateSettings {
@@ -32,9 +28,9 @@ export interface AggregateSettings {
   readonly parquet?: boolean;
   /** `$z_threshold` of traffic_anomalies. @default 3 */
   readonly zThreshold?: number;
-  /** DuckDB `threads`. @default DuckDB's default, one per core */
+  /** DuckDB `threads` of the default engine (unused with `ports.engine`). @default DuckDB's default, one per core */
   readonly threads?: number;
-  /** DuckDB `memory_limit`. @default '1GB' */
+  /** DuckDB `memory_limit` of the default engine (unused with `ports.engine`). @default '1GB' */
   readonly memoryLimit?: string;
 }
 
@@ -59,7 +55,8 @@ export interface AggregateJob {
 /**
  * Recomputes the aggregates that the changed event partitions can have changed, over the catalog's
  * current snapshot, and unloads each result to `aggregates/<query>/dt=.../hr=.../<query>.csv` as
- * Redshift `UNLOAD ... CSV DELIMITER '|' HEADER` writes it, replacing the previous file atomically.
+ * Redshift `UNLOAD ... CSV DELIMITER '|' HEADER` writes it, replacing the previous file atomically,
+ * through `ports.engine` (DuckDB locally, Redshift Spectrum through the Data API on AWS).
  *
  * What is recomputed, per query: every touched hour T, and every existing event hour whose result reads
  * T through the query's look-back or look-ahead: T+1 .. T+lookbackHours (e.g. the 24 hours of
@@ -75,41 +72,24 @@ export async function runAggregate(input: AggregateInput, ports: AggregatePorts,
 
   const snapshot = await ports.catalog.snapshot();
   const jobs = planAggregates(input.partitions.map(hourOfPartitionKey), eventHoursOf(snapshot));
-  const engine = await DuckDbQueryEngine.open({
-    memoryLimit: settings.memoryLimit ?? '1GB',
-    tempDirectory: path.join(ports.store.scratchDir, `aggregate-spill-${randomUUID()}`),
-    ...(settings.threads === undefined ? {} : { threads: settings.threads }),
-  });
-  const scratch = path.join(ports.store.scratchDir, `aggregate-${randomUUID()}`);
+  const engine = ports.engine ?? new DuckDbAggregateEngine(ports.store, { threads: settings.threads, memoryLimit: settings.memoryLimit });
+  const formats: AggregateOutput['format'][] = settings.parquet ? ['csv', 'parquet'] : ['csv'];
+  const session = await engine.open({ snapshot, executionName: executionNameOf(input.executionId) });
   let filesWritten = 0;
   try {
-    await createUsersView(engine, ports.store);
-    for (const job of jobs) {
-      const sql = querySql(job.query.name);
-      const { start, end } = periodBounds(job.period);
-      await createLakeViews(engine, windowSnapshot(snapshot, start - job.query.lookbackHours * HOUR_IN_MS, end + job.query.lookaheadHours * HOUR_IN_MS), ports.store, { aggregates: false });
-      const values: Record<QueryParameter, DuckDBValue> = {
-        hour_start: timestampOf(start),
-        hour_end: timestampOf(end),
-        day_start: timestampOf(start),
-        day_end: timestampOf(end),
-        z_threshold: zThreshold,
-      };
-      const bound = Object.fromEntries(parametersOf(sql, job.query.name).map((name) => [name, values[name]]));
-      await engine.connection.run(`CREATE OR REPLACE TEMP TABLE aggregate_result AS ${statementOf(sql)}`, bound);
-      await ports.store.put(aggregateKey(job.query.name, job.period, 'csv'), await resultAsCsv(engine));
-      filesWritten += 1;
-      if (settings.parquet) {
-        await fs.mkdir(scratch, { recursive: true });
-        const local = path.join(scratch, `${job.query.name}-${randomUUID()}.parquet`);
-        await engine.run(`COPY aggregate_result TO ${sqlString(local)} (FORMAT parquet)`);
-        await ports.store.putFile(aggregateKey(job.query.name, job.period, 'parquet'), local);
-        filesWritten += 1;
-      }
+    for (const { query, period } of jobs) {
+      const { start, end } = periodBounds(period);
+      const written = await session.unload({
+        query: query.name,
+        period,
+        parameters: { hour_start: new Date(start), hour_end: new Date(end), day_start: new Date(start), day_end: new Date(end), z_threshold: zThreshold },
+        reads: { start: new Date(start - query.lookbackHours * HOUR_IN_MS), end: new Date(end + query.lookaheadHours * HOUR_IN_MS) },
+        outputs: formats.map((format) => ({ format, key: aggregateKey(query.name, period, format) })),
+      });
+      filesWritten += written.length;
     }
   } finally {
-    await engine.close();
-    await fs.rm(scratch, { recursive: true, force: true });
+    await session.close();
   }
   const periods = (grain: 'hour' | 'day') => [...new Set(jobs.filter((job) => job.query.grain === grain).map((job) => job.period))].sort();
   return {
@@ -147,67 +127,6 @@ function eventHoursOf(snapshot: CatalogSnapshot): Set<Hour> {
   return new Set(Object.keys(partitions).filter((key) => partitions[key]!.files.length > 0).map(hourOfPartitionKey));
 }
 
-/**
- * `snapshot` with only the events partitions of the hours overlapping [startMs, endMs): the `events`
- * view then reads what the query's window needs, as partition pruning does on Spectrum.
- */
-function windowSnapshot(snapshot: CatalogSnapshot, startMs: number, endMs: number): CatalogSnapshot {
-  const all = snapshot.tables[EVENTS_TABLE];
-  const partitions: Record<string, PartitionState> = {};
-  if (all) {
-    for (let ms = startMs - (startMs % HOUR_IN_MS); ms < endMs; ms += HOUR_IN_MS) {
-      const key = partitionKeyOfHour(formatHour(ms));
-      if (all.partitions[key]) partitions[key] = all.partitions[key];
-    }
-  }
-  return { version: snapshot.version, tables: all ? { [EVENTS_TABLE]: { ...all, partitions } } : {} };
-}
-
-/** The view `users` (user_id, segment) over the users dimension; empty when there is none. */
-async function createUsersView(engine: DuckDbQueryEngine, store: ObjectStore): Promise<void> {
-  if (!(await store.exists(USERS_DIMENSION_KEY))) {
-    await engine.run('CREATE OR REPLACE TEMP VIEW users AS SELECT CAST(NULL AS VARCHAR) AS user_id, CAST(NULL AS VARCHAR) AS segment WHERE false');
-    return;
-  }
-  // One row per user, whatever the file repeats: max() keeps the result deterministic.
-  await engine.run(
-    [
-      'CREATE OR REPLACE TEMP TABLE users AS',
-      'SELECT CAST(user_id AS VARCHAR) AS user_id, max(CAST(segment AS VARCHAR)) AS segment',
-      `FROM read_json(${sqlString(store.locate(USERS_DIMENSION_KEY))}, format = 'newline_delimited', columns = {'user_id': 'VARCHAR', 'segment': 'VARCHAR'})`,
-      'GROUP BY 1',
-    ].join('\n'),
-  );
-}
-
-/**
- * The temp table `aggregate_result` as UNLOAD writes CSV: `|` between fields, a header, `\n` after
- * every row; NULL as an empty field, an empty string as `""`; a field holding `|`, `"`, CR or LF in
- * double quotes with quotes doubled; timestamps `YYYY-MM-DD HH:MM:SS`; decimals with their scale.
- */
-async function resultAsCsv(engine: DuckDbQueryEngine): Promise<string> {
-  const described = await engine.query('DESCRIBE aggregate_result');
-  const columns = described.rows.map((row) => ({ name: String(row[0]), type: String(row[1]) }));
-  const texts = columns.map(({ name, type }) =>
-    type.startsWith('TIMESTAMP') ? `strftime(${sqlIdentifier(name)}, '%Y-%m-%d %H:%M:%S')` : `CAST(${sqlIdentifier(name)} AS VARCHAR)`,
-  );
-  // A table scan keeps insertion order, which is the query's ORDER BY.
-  const result = await engine.query(`SELECT ${texts.join(', ')} FROM aggregate_result`);
-  const line = (fields: readonly unknown[]) => `${fields.map((field) => csvField(field as string | null)).join('|')}\n`;
-  return line(columns.map(({ name }) => name)) + result.rows.map(line).join('');
-}
-
-export function csvField(value: string | null): string {
-  if (value === null) return '';
-  if (value === '' || /[|"\r\n]/.test(value)) return `"${value.replaceAll('"', '""')}"`;
-  return value;
-}
-
-/** The one statement of a query file, without a trailing semicolon. */
-function statementOf(sql: string): string {
-  return sql.trim().replace(/;\s*$/, '');
-}
-
 function periodBounds(period: string): { start: number; end: number } {
   if (period.length === 10) {
     const start = hourStartMs(`${period}T00`);
@@ -215,10 +134,6 @@ function periodBounds(period: string): { start: number; end: number } {
   }
   const start = hourStartMs(period);
   return { start, end: start + HOUR_IN_MS };
-}
-
-function timestampOf(ms: number): DuckDBValue {
-  return timestampValue(BigInt(ms) * 1000n);
 }
 
 function checkInput(input: AggregateInput): void {

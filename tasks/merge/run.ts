@@ -17,6 +17,7 @@ import {
   RAW_LEDGER_TABLE,
   REJECTS_TABLE,
   rewrittenFileKey,
+  USERS_DIMENSION_KEY,
   type CuratedFile,
 } from '../curated/layout';
 import type { GeoLocator } from '../enrich/geo';
@@ -93,8 +94,6 @@ export interface MergeResult {
 class MergeInvalidatedError extends Error {
   override readonly name = 'MergeInvalidatedError';
 }
-
-const USERS_DIMENSION_KEY = 'dims/users.jsonl';
 
 /** DuckDB connections writing partition files at once. */
 const PARALLEL_WRITES = 3;

@@ -1,14 +1,15 @@
 import { DuckDBInstance, timestampValue, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import { EVENT_COLUMNS } from '../../tasks/curated/layout';
-import { AGGREGATE_QUERIES, parametersOf, querySql, QUERY_PARAMETERS, type QueryParameter } from '../../tasks/aggregate/queries';
+import { redshiftQuerySql } from '../../tasks/adapters/aws/redshift-unload-sql';
+import { AGGREGATE_QUERIES, parametersOf, querySql, statementOf, type QueryParameterValues } from '../../tasks/aggregate/queries';
 import { startPostgres, type PostgresServer } from './postgres-server';
 
 /**
- * Cross-engine check of queries/*.sql: each query, in the form sent to Redshift (querySql(name,
- * 'redshift') with every `$name` replaced by a literal, as the Redshift wrapper does), runs on a real
- * PostgreSQL server, the closest engine to Redshift's SQL that runs here, and returns the same rows,
- * in the same order, as the DuckDB form (named prepared-statement parameters, as tasks/aggregate/run.ts
- * binds them) over the same small dataset.
+ * Cross-engine check of queries/*.sql: each query, in the very form the Redshift engine unloads
+ * (redshiftQuerySql: every `$name` a literal, `events` and `users` bound to a schema, here `public`),
+ * runs on a real PostgreSQL server, the closest engine to Redshift's SQL that runs here, and returns the
+ * same rows, in the same order, as the DuckDB form (named prepared-statement parameters, as the DuckDB
+ * aggregate engine binds them) over the same small dataset.
  *
  * PostgreSQL comes from Debian's `postgresql` package, which `.ci/run` installs; without it this test
  * fails (it does not skip).
@@ -158,32 +159,12 @@ interface Result {
   header: string[];
   rows: Row[];
 }
-type Values = Record<QueryParameter, { ms: number } | number>;
-
-function statementOf(sql: string): string {
-  return sql.trim().replace(/;\s*$/, '');
-}
-
-/** The Redshift form: each `$name` replaced by a literal formatted here (a TIMESTAMP cast, or a number), never caller text. */
-function withLiterals(sql: string, name: string, values: Values): string {
-  parametersOf(sql, name);
-  return sql.replace(/\$([a-z_][a-z0-9_]*)/gi, (match, parameter: string) => {
-    if (!(QUERY_PARAMETERS as readonly string[]).includes(parameter)) return match; // only in comments: parametersOf checked the code
-    const value = values[parameter as QueryParameter];
-    if (typeof value === 'number') {
-      if (!Number.isFinite(value)) throw new Error(`$${parameter} is not a finite number`);
-      return String(value);
-    }
-    return `CAST('${timestampText(value.ms)}' AS TIMESTAMP)`;
-  });
-}
-
-async function duckdbResult(connection: DuckDBConnection, name: string, values: Values): Promise<Result> {
+async function duckdbResult(connection: DuckDBConnection, name: string, values: QueryParameterValues): Promise<Result> {
   const sql = querySql(name, 'duckdb');
   const bound: Record<string, DuckDBValue> = {};
   for (const parameter of parametersOf(sql, name)) {
     const value = values[parameter];
-    bound[parameter] = typeof value === 'number' ? value : timestampValue(BigInt(value.ms) * 1000n);
+    bound[parameter] = typeof value === 'number' ? value : timestampValue(BigInt(value.getTime()) * 1000n);
   }
   await connection.run(`CREATE OR REPLACE TEMP TABLE aggregate_result AS ${statementOf(sql)}`, bound);
   const described = (await connection.runAndReadAll('DESCRIBE aggregate_result')).getRows();
@@ -196,8 +177,8 @@ async function duckdbResult(connection: DuckDBConnection, name: string, values: 
   return { header: columns.map(({ name: column }) => column), rows: rows.map((row) => row.map((cell) => (cell === null ? null : String(cell)))) };
 }
 
-function postgresResult(server: PostgresServer, name: string, values: Values): Result {
-  return server.query(`${statementOf(withLiterals(querySql(name, 'redshift'), name, values))};\n`);
+function postgresResult(server: PostgresServer, name: string, values: QueryParameterValues): Result {
+  return server.query(`${redshiftQuerySql(name, values, 'public')};\n`);
 }
 
 /** Numbers to 6 significant digits ('12.500' and '12.5' alike), timestamps without fractions; text and NULL as they are. */
@@ -265,7 +246,7 @@ describe('aggregate queries on PostgreSQL (Redshift form) and DuckDB', () => {
   const rowsPerQuery = new Map<string, number>();
 
   it.each(CASES)('$name for $period returns the same rows on both engines', async ({ name, start, length }) => {
-    const values: Values = { hour_start: { ms: start }, hour_end: { ms: start + length }, day_start: { ms: start }, day_end: { ms: start + length }, z_threshold: Z_THRESHOLD };
+    const values: QueryParameterValues = { hour_start: new Date(start), hour_end: new Date(start + length), day_start: new Date(start), day_end: new Date(start + length), z_threshold: Z_THRESHOLD };
     const expected = await duckdbResult(duckdb, name, values);
     const actual = postgresResult(postgres!, name, values);
     expect(actual.header).toEqual(expected.header);
@@ -279,7 +260,7 @@ describe('aggregate queries on PostgreSQL (Redshift form) and DuckDB', () => {
   });
 
   it('traffic_anomalies flags the burst of searches in hour 05 on both engines', async () => {
-    const values: Values = { hour_start: { ms: Date.parse(`${DAY}T05:00:00Z`) }, hour_end: { ms: Date.parse(`${DAY}T06:00:00Z`) }, day_start: { ms: 0 }, day_end: { ms: 0 }, z_threshold: Z_THRESHOLD };
+    const values: QueryParameterValues = { hour_start: new Date(`${DAY}T05:00:00Z`), hour_end: new Date(`${DAY}T06:00:00Z`), day_start: new Date(0), day_end: new Date(0), z_threshold: Z_THRESHOLD };
     const flagged = (result: Result) => result.rows.filter((row) => row[result.header.indexOf('is_anomaly')] === '1').map((row) => row[result.header.indexOf('event_name')]);
     expect(flagged(postgresResult(postgres!, 'traffic_anomalies', values))).toContain('Search');
     expect(flagged(await duckdbResult(duckdb, 'traffic_anomalies', values))).toContain('Search');
