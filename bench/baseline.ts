@@ -1,5 +1,6 @@
 import { DuckDBInstance } from '@duckdb/node-api';
 import { sqlString } from '../tasks/adapters/local/duckdb-query-engine';
+import { rawEventsSql } from './raw-events';
 
 /**
  * The yardstick of the hourly run: what a plain DuckDB job does with the same raw objects in one SQL
@@ -31,48 +32,13 @@ export interface BaselineResult {
   readonly sql: string;
 }
 
-/** The raw event fields, typed as the event schema reads them; timestamps as text, parsed with try_cast. */
-const RAW_COLUMNS = {
-  timestamp: 'VARCHAR',
-  user_id: 'VARCHAR',
-  pixel_id: 'VARCHAR',
-  click_id: 'VARCHAR',
-  insertion_timestamp: 'VARCHAR',
-  event_name: 'VARCHAR',
-  user_ip: 'VARCHAR',
-  additional_data: 'JSON',
-};
-
 export function baselineSql(input: BaselineInput): string {
-  const columns = Object.entries(RAW_COLUMNS)
-    .map(([name, type]) => `'${name}': '${type}'`)
-    .join(', ');
-  const glob = `${input.lake}/raw/**/*.gz`;
   return `
 COPY (
-  WITH raw AS (
-    SELECT * FROM read_json(${sqlString(glob)}, format = 'newline_delimited', ignore_errors = true, filename = true, columns = {${columns}})
-  ),
-  typed AS (
-    SELECT click_id,
-           try_cast("timestamp" AS TIMESTAMP) AS event_time,
-           try_cast(insertion_timestamp AS TIMESTAMP) AS sent_time,
-           event_name, user_id, pixel_id, user_ip,
-           -- additional_data may be a string holding the JSON object
-           CASE WHEN json_type(additional_data) = 'VARCHAR' THEN json(additional_data ->> '$') ELSE additional_data END AS ad,
-           filename
-    FROM raw
-  )
-  SELECT click_id, event_time, sent_time, event_name, user_id, pixel_id, user_ip,
-         try_cast(ad ->> 'product_id' AS BIGINT) AS product_id,
-         try_cast(ad ->> 'price' AS DOUBLE) AS price,
-         try_cast(ad ->> 'percent_viewed' AS DOUBLE) AS percent_viewed,
-         try_cast(ad ->> 'time_on_data' AS BIGINT) AS time_on_data,
-         filename AS source_key,
-         strftime(event_time, '%Y-%m-%d') AS dt, strftime(event_time, '%H') AS hr
-  FROM typed
-  WHERE click_id IS NOT NULL AND click_id <> '' AND event_time IS NOT NULL AND event_name IS NOT NULL AND event_name <> ''
-  QUALIFY row_number() OVER (PARTITION BY click_id ORDER BY filename) = 1
+  WITH events AS (${rawEventsSql(input.lake)})
+  SELECT *, strftime(event_time, '%Y-%m-%d') AS dt, strftime(event_time, '%H') AS hr
+  FROM events
+  QUALIFY row_number() OVER (PARTITION BY click_id ORDER BY source_key) = 1
   ORDER BY event_time, user_id, click_id
 ) TO ${sqlString(input.out)} (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (dt, hr))`;
 }

@@ -1,14 +1,16 @@
+import { runAggregate } from '../tasks/aggregate/run';
+import { createLocalPorts } from '../tasks/runtime/local-ports';
 import { openLocalRuntime } from '../tasks/runtime/local-runtime';
 import { runBaseline } from './baseline';
+import { RawJsonAggregateEngine } from './raw-json-aggregate-engine';
 
 /**
  * The jobs the benchmark measures, each run alone in a child process (`bench/child.ts`) so that its peak
  * memory is its own. A job takes JSON arguments and returns JSON: `recordsIn` and `rowsOut` when it knows
  * them, and anything else worth printing under `details`.
  *
- * To measure another step (the aggregate suite of issue 4, or the same suite over raw JSON), add a job here
- * and a line to the plan in `run.ts`; the hourly job already reports every state of the workflow, so an
- * aggregate step that becomes a Task shows up in its per-state durations without a change here.
+ * To measure another step, add a job here and a line to the plan in `run.ts`. A step of the hourly workflow
+ * needs no job of its own: the hourly job reports every state's duration (the aggregate step's among them).
  */
 export interface JobOutcome {
   readonly ok: boolean;
@@ -42,7 +44,12 @@ export const JOBS: Record<string, Job> = {
       status: state.status,
       durationMs: state.durationMs ?? Number.NaN,
     }));
-    const output = (record.output ?? {}) as { merge?: Record<string, unknown>; compact?: Record<string, unknown>; vacuum?: Record<string, unknown> };
+    const output = (record.output ?? {}) as {
+      merge?: Record<string, unknown>;
+      compact?: Record<string, unknown>;
+      aggregate?: Record<string, unknown>;
+      vacuum?: Record<string, unknown>;
+    };
     const merge = output.merge ?? {};
     return {
       ok: record.status === 'SUCCEEDED',
@@ -56,6 +63,10 @@ export const JOBS: Record<string, Job> = {
         merge: pick(merge, ['objects', 'recordsRead', 'accepted', 'rejected', 'duplicates', 'lateEvents', 'filesWritten', 'rejectedByReason', 'notes']),
         partitionsTouched: Array.isArray(merge.partitionsTouched) ? merge.partitionsTouched.length : undefined,
         compact: output.compact,
+        // What the raw-JSON suite repeats: the partitions the aggregate step was given (the ASL passes
+        // $.merge.partitionsToCompact), and what it computed.
+        partitionsAggregated: merge.partitionsToCompact,
+        aggregate: pick(output.aggregate ?? {}, ['hours', 'days', 'filesWritten']),
         vacuum: output.vacuum,
       },
     };
@@ -66,11 +77,30 @@ export const JOBS: Record<string, Job> = {
     const result = await runBaseline({ lake: stringArg(args, 'lake'), out: stringArg(args, 'out') });
     return { ok: true, rowsOut: result.rowsOut };
   },
+
+  /**
+   * The aggregate step of an hourly run again, with its input, on the lake that run left, but through an
+   * engine whose `events` reads the raw JSON objects instead of curated Parquet; see raw-json-aggregate-engine.ts.
+   */
+  async 'raw-json-aggregates'(args) {
+    const lake = stringArg(args, 'lake');
+    const engine = new RawJsonAggregateEngine({ lake, out: stringArg(args, 'out') });
+    const input = { executionId: stringArg(args, 'executionId'), hour: stringArg(args, 'hour'), partitions: stringArrayArg(args, 'partitions') };
+    const result = await runAggregate(input, { ...createLocalPorts(lake), engine });
+    // One CSV a (query, period) job.
+    return { ok: true, rowsOut: engine.rowsWritten, details: { jobs: result.filesWritten } };
+  },
 };
 
 function stringArg(args: Record<string, unknown>, name: string): string {
   const value = args[name];
   if (typeof value !== 'string' || value === '') throw new Error(`job argument "${name}" must be a non-empty string`);
+  return value;
+}
+
+function stringArrayArg(args: Record<string, unknown>, name: string): string[] {
+  const value = args[name];
+  if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) throw new Error(`job argument "${name}" must be an array of strings`);
   return value;
 }
 

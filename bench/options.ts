@@ -16,8 +16,10 @@ export interface BenchOptions {
   /** Share of late sessions in the late lake, and how far back their events go. */
   readonly late: number;
   readonly maxLatenessHours: number;
-  /** Keep the lakes and the baseline's output after the run. */
+  /** Keep the lakes and the jobs' output (the baseline's Parquet, the raw-JSON suite's CSV) after the run. */
   readonly keep: boolean;
+  /** Which lakes the aggregate suite over raw JSON runs on: it reads every raw object once per (query, period) job. */
+  readonly rawSuite: RawSuiteLakes;
   /** Where the lakes go; a fresh directory under the system's temp dir when not given. */
   readonly dir: string | undefined;
   /** Pass `--cpu-prof` to the hourly jobs, writing `.cpuprofile` files into this directory. */
@@ -31,9 +33,18 @@ export const USAGE = `usage: npm run bench -- [options]
   --seed <n>          generator seed (default 1); env BENCH_SEED
   --late <fraction>   late sessions in the late lake (default 0.02); env BENCH_LATE
   --max-lateness <h>  how far back late events go, hours (default 48); env BENCH_MAX_LATENESS
-  --keep              keep the lakes and the baseline output; env BENCH_KEEP=1
+  --keep              keep the lakes and the jobs' output; env BENCH_KEEP=1
+  --raw-suite <lakes> which lakes the aggregate suite over raw JSON runs on: no-late (default: about 40
+                      jobs), all (the late lake's ~650 jobs take over an hour at the default size) or
+                      none; env BENCH_RAW_SUITE
   --dir <path>        put the lakes here instead of a fresh temp dir (must not exist or be empty); env BENCH_DIR
   --cpu-prof <dir>    run the hourly jobs under node --cpu-prof, profiles into <dir>; env BENCH_CPU_PROF`;
+
+/** Options without a value. */
+const FLAGS = ['keep'];
+
+export const RAW_SUITE_LAKES = ['no-late', 'all', 'none'] as const;
+export type RawSuiteLakes = (typeof RAW_SUITE_LAKES)[number];
 
 export class OptionsError extends Error {
   override readonly name = 'OptionsError';
@@ -47,7 +58,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
     const match = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
     if (!match) throw new OptionsError(`unexpected argument "${arg}"\n${USAGE}`);
     const name = match[1] as string;
-    if (name === 'keep') {
+    if (FLAGS.includes(name)) {
       given.set(name, true);
       continue;
     }
@@ -55,7 +66,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
     if (value === undefined) throw new OptionsError(`--${name} needs a value\n${USAGE}`);
     given.set(name, value);
   }
-  const known = ['events', 'rate', 'hour', 'seed', 'late', 'max-lateness', 'keep', 'dir', 'cpu-prof'];
+  const known = ['events', 'rate', 'hour', 'seed', 'late', 'max-lateness', 'raw-suite', 'dir', 'cpu-prof', ...FLAGS];
   for (const name of given.keys()) if (!known.includes(name)) throw new OptionsError(`unknown option --${name}\n${USAGE}`);
 
   const text = (name: string, envName: string): string | undefined => {
@@ -79,14 +90,20 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
 
   const hour = text('hour', 'BENCH_HOUR') ?? '2021-07-12T09';
   if (!/^\d{4}-\d{2}-\d{2}T\d{2}$/.test(hour)) throw new OptionsError(`--hour: got "${hour}", expected YYYY-MM-DDTHH`);
-  const keepEnv = env.BENCH_KEEP;
+  const flag = (name: string, envName: string): boolean => {
+    const value = env[envName];
+    return given.has(name) || (value !== undefined && value !== '' && value !== '0' && value !== 'false');
+  };
+  const rawSuite = (text('raw-suite', 'BENCH_RAW_SUITE') ?? 'no-late') as RawSuiteLakes;
+  if (!RAW_SUITE_LAKES.includes(rawSuite)) throw new OptionsError(`--raw-suite: got "${rawSuite}", expected one of ${RAW_SUITE_LAKES.join(', ')}`);
   return {
     eventsPerSecond,
     hour,
     seed: number('seed', 'BENCH_SEED', 1, Number.isSafeInteger, 'an integer'),
     late: number('late', 'BENCH_LATE', 0.02, (n) => n > 0 && n < 1, 'a fraction in (0, 1)'),
     maxLatenessHours: number('max-lateness', 'BENCH_MAX_LATENESS', 48, (n) => n >= 2 && n <= 720, 'hours from 2 to 720'),
-    keep: given.has('keep') || (keepEnv !== undefined && keepEnv !== '' && keepEnv !== '0' && keepEnv !== 'false'),
+    keep: flag('keep', 'BENCH_KEEP'),
+    rawSuite,
     dir: text('dir', 'BENCH_DIR'),
     cpuProfDir: text('cpu-prof', 'BENCH_CPU_PROF'),
   };

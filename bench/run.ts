@@ -5,10 +5,12 @@
  *    a second (3.6 M events) unless told otherwise: one with 2 % late sessions whose events go back up to
  *    48 hours, one with none; the other faults (duplicates, malformed records, …) at the generator's defaults.
  * 2. Runs each measured job alone in a child process, which reports its wall time and its own peak RSS:
- *    the hourly workflow on each lake, and a plain DuckDB read_json → dedup → sort → COPY … PARTITION_BY
- *    of the late lake (see baseline.ts for what that baseline leaves out).
+ *    the hourly workflow on each lake, a plain DuckDB read_json → dedup → sort → COPY … PARTITION_BY
+ *    of the late lake (see baseline.ts for what that baseline leaves out), and, on each lake, the aggregate
+ *    step's (query, period) jobs again over the raw JSON objects (see raw-json-aggregate-engine.ts).
  * 3. Prints the jobs, the targets (hourly ≤ 1.5× the baseline's time, late ≤ 1.2× no-late, peak < 3 GiB) with
- *    PASS or MISS, and the hourly runs' per-state times, so that the bottleneck is visible.
+ *    PASS or MISS, the hourly runs' per-state times, so that the bottleneck is visible, and the aggregate
+ *    step's time against the raw-JSON suite's, the gain of the curated layout.
  *
  * Options: see options.ts (`npm run bench -- --help`). A quick check: `npm run bench -- --events 200000`.
  */
@@ -18,6 +20,7 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { generateTraffic, type GenerationReport } from '../generator/generate';
 import { FsObjectStore } from '../tasks/adapters/local/fs-object-store';
+import { readWorkflowDescriptor } from '../tasks/runtime/workflow-definitions';
 import { addHours } from '../tasks/shared/hours';
 import { count, mib, percent, ratio, seconds, table } from './format';
 import type { StateTiming } from './jobs';
@@ -53,7 +56,9 @@ async function main(): Promise<void> {
     { name: 'no-late', dir: path.join(root, 'lake-no-late'), late: 0 },
   ];
   const baselineOut = path.join(root, 'baseline-out');
-  for (const dir of [...lakes.map((lake) => lake.dir), baselineOut]) {
+  const rawSuiteOut = (lake: Lake) => path.join(root, `raw-aggregates-${lake.name}`);
+  const workDirs = [...lakes.map((lake) => lake.dir), baselineOut, ...lakes.map(rawSuiteOut)];
+  for (const dir of workDirs) {
     if ((await fs.readdir(dir).catch(() => [])).length > 0) throw new OptionsError(`${dir} is not empty: give an empty or new --dir`);
   }
 
@@ -71,13 +76,17 @@ async function main(): Promise<void> {
       { label: `duckdb baseline, ${percentOf(late.late)} late`, lake: late, run: () => spawnJob('duckdb-baseline', { lake: late.dir, out: baselineOut }) },
     ];
     const results: SpawnedMeasurement[] = [];
-    for (const job of jobs) {
-      process.stderr.write(`running ${job.label} …\n`);
-      const result = await job.run();
-      process.stderr.write(`  ${result.ok ? 'done' : `FAILED: ${result.error ?? ''}`} in ${seconds(result.wallMs)} s, peak ${mib(result.maxRssKiB)} MiB\n`);
-      results.push(result);
-    }
+    for (const job of jobs) results.push(await measure(job.label, job.run));
     const [hourlyLate, hourlyNoLate, baseline] = results as [SpawnedMeasurement, SpawnedMeasurement, SpawnedMeasurement];
+    const aggregateSuites: AggregateSuite[] = [];
+    for (const [label, lake, hourly] of [[`${percentOf(late.late)} late`, late, hourlyLate], ['no late', noLate, hourlyNoLate]] as const) {
+      // The aggregate step's input in this lake's hourly run, so that the suite plans the same jobs.
+      const input = { executionId: hourly.details?.executionId, hour: options.hour, partitions: hourly.details?.partitionsAggregated };
+      const raw = options.rawSuite === 'none' || (options.rawSuite === 'no-late' && lake === late)
+        ? undefined
+        : await measure(`aggregate suite over raw JSON, ${label}`, () => spawnJob('raw-json-aggregates', { ...input, lake: lake.dir, out: rawSuiteOut(lake) }));
+      aggregateSuites.push({ label, hourly, raw });
+    }
     const baselinePartitions = await countPartitions(baselineOut);
 
     console.log('\n== measured jobs (each alone in a child process; seconds = the job, not process start) ==');
@@ -122,20 +131,29 @@ async function main(): Promise<void> {
       { label: 'late', result: hourlyLate },
       { label: 'no late', result: hourlyNoLate },
     ]);
+    printAggregateSuites(aggregateSuites);
     printMergeDetails([
       { label: 'late', result: hourlyLate },
       { label: 'no late', result: hourlyNoLate },
     ]);
-    if (!results.every((result) => result.ok)) process.exitCode = 1;
+    if (![...results, ...aggregateSuites.map((suite) => suite.raw)].every((result) => result?.ok ?? true)) process.exitCode = 1;
   } finally {
     if (options.keep) {
-      console.log(`\nkept: ${lakes.map((lake) => lake.dir).join(', ')}, ${baselineOut}`);
+      console.log(`\nkept: ${workDirs.join(', ')}`);
     } else if (ownRoot) {
       await fs.rm(root, { recursive: true, force: true });
     } else {
-      for (const dir of [...lakes.map((lake) => lake.dir), baselineOut]) await fs.rm(dir, { recursive: true, force: true });
+      for (const dir of workDirs) await fs.rm(dir, { recursive: true, force: true });
     }
   }
+}
+
+/** Runs one job, saying on stderr what runs and how it went. */
+async function measure(label: string, run: () => Promise<SpawnedMeasurement>): Promise<SpawnedMeasurement> {
+  process.stderr.write(`running ${label} …\n`);
+  const result = await run();
+  process.stderr.write(`  ${result.ok ? 'done' : `FAILED: ${result.error ?? ''}`} in ${seconds(result.wallMs)} s, peak ${mib(result.maxRssKiB)} MiB\n`);
+  return result;
 }
 
 function printHeader(options: BenchOptions, root: string, rate: number): void {
@@ -226,6 +244,48 @@ function printStates(runs: readonly { label: string; result: SpawnedMeasurement 
     ...runs.flatMap(({ result }) => [seconds(result.wallMs), '100.0 %']),
   ]);
   console.log(table(header, rows));
+}
+
+/** The aggregate step of one lake's hourly run, and the raw-JSON suite that repeated its jobs (unless skipped). */
+interface AggregateSuite {
+  readonly label: string;
+  readonly hourly: SpawnedMeasurement;
+  readonly raw: SpawnedMeasurement | undefined;
+}
+
+/** What the hourly job reports of its aggregate step. */
+interface AggregateStepDetails {
+  readonly hours?: string[];
+  readonly days?: string[];
+  readonly filesWritten?: number;
+}
+
+/** The state of the hourly workflow that runs the aggregate task. */
+const AGGREGATE_STATE = Object.entries(readWorkflowDescriptor('hourly').tasks).find(([, task]) => task === 'aggregate')?.[0];
+
+function printAggregateSuites(suites: readonly AggregateSuite[]): void {
+  console.log(`\n== aggregate suite: curated Parquet (${AGGREGATE_STATE ?? 'no aggregate state'} of the hourly run) vs the same jobs over raw JSON ==`);
+  const rows = suites.map(({ label, hourly, raw }) => {
+    const curatedMs = ((hourly.details?.states ?? []) as StateTiming[]).find((state) => state.name === AGGREGATE_STATE)?.durationMs;
+    const step = (hourly.details?.aggregate ?? {}) as AggregateStepDetails;
+    return [
+      label,
+      count(step.filesWritten),
+      `${count(step.hours?.length)} h, ${count(step.days?.length)} d`,
+      seconds(curatedMs),
+      count(raw?.details?.jobs as number | undefined),
+      seconds(raw?.wallMs),
+      ratio((raw?.wallMs ?? Number.NaN) / (curatedMs ?? Number.NaN)),
+      raw === undefined ? '-' : seconds(raw.userCpuMs + raw.systemCpuMs),
+      mib(raw?.maxRssKiB),
+      raw === undefined ? 'skipped' : raw.ok ? 'ok' : `FAILED ${raw.error ?? ''}`,
+    ];
+  });
+  console.log(table(['lake', 'step jobs', 'periods', 'curated s', 'raw jobs', 'raw JSON s', 'raw / curated', 'raw cpu s', 'raw peak MiB', 'raw status'], rows));
+  console.log(
+    "(jobs: (query, period) pairs, one CSV each, as the step planned them from its input; periods: event hours and days among them; curated s: the state in the hourly run; " +
+      'raw JSON s: the step run again alone in its own process with the same input, through an engine whose every job reads every raw object of the lake, broken lines skipped, no dedup, no geolocation)',
+  );
 }
 
 function printMergeDetails(runs: readonly { label: string; result: SpawnedMeasurement }[]): void {
