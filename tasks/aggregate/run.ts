@@ -1,5 +1,5 @@
 import { DuckDbAggregateEngine } from '../adapters/local/duckdb-aggregate-engine';
-import type { AggregateEngine, AggregateOutput } from '../ports/aggregate-engine';
+import type { AggregateEngine, AggregateOutput, AggregateUnload } from '../ports/aggregate-engine';
 import type { Catalog, CatalogSnapshot } from '../ports/catalog';
 import { InvalidInputError } from '../ports/errors';
 import type { ObjectStore } from '../ports/object-store';
@@ -77,17 +77,19 @@ export async function runAggregate(input: AggregateInput, ports: AggregatePorts,
   const session = await engine.open({ snapshot, executionName: executionNameOf(input.executionId) });
   let filesWritten = 0;
   try {
-    for (const { query, period } of jobs) {
+    const unloads = jobs.map(({ query, period }): AggregateUnload => {
       const { start, end } = periodBounds(period);
-      const written = await session.unload({
+      return {
         query: query.name,
         period,
         parameters: { hour_start: new Date(start), hour_end: new Date(end), day_start: new Date(start), day_end: new Date(end), z_threshold: zThreshold },
         reads: { start: new Date(start - query.lookbackHours * HOUR_IN_MS), end: new Date(end + query.lookaheadHours * HOUR_IN_MS) },
         outputs: formats.map((format) => ({ format, key: aggregateKey(query.name, period, format) })),
-      });
-      filesWritten += written.length;
-    }
+      };
+    });
+    // Jobs reading the same events one after another, so that an engine can load them once.
+    unloads.sort((a, b) => a.reads.start.getTime() - b.reads.start.getTime() || a.reads.end.getTime() - b.reads.end.getTime());
+    for (const unload of unloads) filesWritten += (await session.unload(unload)).length;
   } finally {
     await session.close();
   }

@@ -3,14 +3,13 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { timestampValue, type DuckDBValue } from '@duckdb/node-api';
 import { parametersOf, querySql, statementOf } from '../../aggregate/queries';
-import { USERS_DIMENSION_KEY } from '../../curated/layout';
-import { EVENTS_TABLE, partitionKeyOfHour } from '../../curated/layout';
+import { EVENTS_TABLE, partitionKeyOfHour, USERS_DIMENSION_KEY } from '../../curated/layout';
 import type { AggregateEngine, AggregateRun, AggregateSession, AggregateUnload } from '../../ports/aggregate-engine';
 import type { CatalogSnapshot, PartitionState } from '../../ports/catalog';
 import type { ObjectStore } from '../../ports/object-store';
 import { formatHour, HOUR_IN_MS } from '../../shared/hours';
 import { DuckDbQueryEngine, sqlIdentifier, sqlString } from './duckdb-query-engine';
-import { createLakeViews } from './lake-views';
+import { curatedEventsSql } from './lake-views';
 
 export interface DuckDbAggregateEngineProps {
   /** DuckDB `threads`. @default DuckDB's default, one per core */
@@ -48,6 +47,9 @@ export class DuckDbAggregateEngine implements AggregateEngine {
 }
 
 class DuckDbAggregateSession implements AggregateSession {
+  /** The window whose events the table `events` holds. */
+  private window: string | undefined;
+
   constructor(
     private readonly engine: DuckDbQueryEngine,
     private readonly snapshot: CatalogSnapshot,
@@ -58,7 +60,7 @@ class DuckDbAggregateSession implements AggregateSession {
 
   async unload(job: AggregateUnload): Promise<string[]> {
     const sql = querySql(job.query);
-    await createLakeViews(this.engine, windowSnapshot(this.snapshot, job.reads.start.getTime(), job.reads.end.getTime()), this.store, { aggregates: false });
+    await this.loadEvents(job.reads.start.getTime(), job.reads.end.getTime());
     const bound = Object.fromEntries(parametersOf(sql, job.query).map((name) => [name, duckDbValueOf(job.parameters[name])]));
     await this.engine.connection.run(`CREATE OR REPLACE TEMP TABLE aggregate_result AS ${statementOf(sql)}`, bound);
     for (const { key, format } of job.outputs) {
@@ -72,6 +74,19 @@ class DuckDbAggregateSession implements AggregateSession {
       }
     }
     return job.outputs.map(({ key }) => key);
+  }
+
+  /**
+   * The table `events`: the rows of the partitions that [startMs, endMs) overlaps, as partition pruning
+   * does on Spectrum. Held in memory while consecutive jobs read the same window (the step orders its
+   * jobs so): the queries of an hour then scan a table instead of each reading the Parquet files.
+   */
+  private async loadEvents(startMs: number, endMs: number): Promise<void> {
+    const window = `${startMs}/${endMs}`;
+    if (window === this.window) return;
+    this.window = undefined;
+    await this.engine.run(`CREATE OR REPLACE TEMP TABLE events AS ${curatedEventsSql(windowSnapshot(this.snapshot, startMs, endMs), this.store)}`);
+    this.window = window;
   }
 
   async close(): Promise<void> {

@@ -84,6 +84,11 @@ async function aggregateViews(engine: QueryEngine, store: ObjectStore): Promise<
   return paths;
 }
 
+/** A SELECT of the curated events of `snapshot`, typed as the `events` view is. */
+export function curatedEventsSql(snapshot: CatalogSnapshot, store: ObjectStore): string {
+  return eventsSql(filesOf(snapshot, EVENTS_TABLE, store).map(({ path }) => path));
+}
+
 interface LocatedFile {
   readonly key: string;
   readonly path: string;

@@ -306,8 +306,9 @@ describe('runAggregate with the Redshift engine', () => {
 
     // Hours 04, 05 and 06 were touched: every hourly query for each, funnel_daily for the day.
     const jobs = AGGREGATE_QUERY_NAMES.flatMap((query) => (query === 'funnel_daily' ? [DAY] : ['04', '05', '06'].map((hr) => `${DAY}T${hr}`)).map((period) => ({ query, period })));
-    expect(redshift.commandCalls(ExecuteStatementCommand).map((call) => call.args[0].input.StatementName)).toEqual(
-      jobs.map(({ query, period }) => `aggregate-test/aggregate/${query}/${period}/csv`),
+    // Each job once; the step orders them by the events they read, which the Redshift engine does not use.
+    expect(redshift.commandCalls(ExecuteStatementCommand).map((call) => call.args[0].input.StatementName).sort()).toEqual(
+      jobs.map(({ query, period }) => `aggregate-test/aggregate/${query}/${period}/csv`).sort(),
     );
     const expected = jobs.filter(({ query, period }) => !(query === 'purchase_price_by_segment' && period === `${DAY}T04`));
     expect(result).toEqual({
