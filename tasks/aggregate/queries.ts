@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { HOUR_IN_MS } from '../shared/hours';
 
 /**
  * The aggregate queries: one file each in `queries/`, named after what it builds. This list is the
@@ -77,6 +78,11 @@ export function parametersOf(sql: string, name = 'query'): QueryParameter[] {
     }
   }
   return [...found].sort() as QueryParameter[];
+}
+
+/** The event times a query reads for a period [start, end): the period widened by its look-back and look-ahead. */
+export function readWindowOf(query: AggregateQuery, period: { readonly start: Date; readonly end: Date }): { start: Date; end: Date } {
+  return { start: new Date(period.start.getTime() - query.lookbackHours * HOUR_IN_MS), end: new Date(period.end.getTime() + query.lookaheadHours * HOUR_IN_MS) };
 }
 
 /** `aggregates/<query>/dt=YYYY-MM-DD/hr=HH/<query>.<ext>` for an hour, `aggregates/<query>/dt=YYYY-MM-DD/<query>.<ext>` for a day. */

@@ -5,7 +5,7 @@ import { InvalidInputError } from '../ports/errors';
 import type { ObjectStore } from '../ports/object-store';
 import { EVENTS_TABLE, executionNameOf, hourOfPartitionKey } from '../curated/layout';
 import { addHours, HOUR_IN_MS, hourStartMs, type Hour } from '../shared/hours';
-import { AGGREGATE_QUERIES, aggregateKey, type AggregateQuery } from './queries';
+import { AGGREGATE_QUERIES, aggregateKey, readWindowOf, type AggregateQuery } from './queries';
 
 export interface AggregateInput {
   /** The workflow execution (`$$.Execution.Id`); its name names the engine's staging area, if it has one. */
@@ -83,7 +83,7 @@ export async function runAggregate(input: AggregateInput, ports: AggregatePorts,
         query: query.name,
         period,
         parameters: { hour_start: new Date(start), hour_end: new Date(end), day_start: new Date(start), day_end: new Date(end), z_threshold: zThreshold },
-        reads: { start: new Date(start - query.lookbackHours * HOUR_IN_MS), end: new Date(end + query.lookaheadHours * HOUR_IN_MS) },
+        reads: readWindowOf(query, { start: new Date(start), end: new Date(end) }),
         outputs: formats.map((format) => ({ format, key: aggregateKey(query.name, period, format) })),
       };
     });

@@ -100,7 +100,7 @@ export class RedshiftAggregateEngine implements AggregateEngine {
   }
 
   private async unload(job: AggregateUnload, executionName: string): Promise<string[]> {
-    const select = redshiftQuerySql(job.query, job.parameters, this.props.externalSchema);
+    const select = redshiftQuerySql(job.query, job.parameters, this.props.externalSchema, job.reads);
     const written: string[] = [];
     for (const output of job.outputs) {
       const staging = `${this.stagingPrefix}${executionName}/${job.query}/${job.period}/${output.format}/`;

@@ -126,7 +126,7 @@ describe('RedshiftAggregateEngine', () => {
       {
         WorkgroupName: 'lakehouse',
         Database: 'dev',
-        Sql: unloadStatement(redshiftQuerySql('events_by_name', JOB.parameters, 'lake'), `${BUCKET}${STAGING}csv/`, ROLE, 'csv'),
+        Sql: unloadStatement(redshiftQuerySql('events_by_name', JOB.parameters, 'lake', JOB.reads), `${BUCKET}${STAGING}csv/`, ROLE, 'csv'),
         StatementName: `exec-1/aggregate/events_by_name/${DAY}T05/csv`,
         ClientToken: expect.stringMatching(UUID),
       },
@@ -136,7 +136,7 @@ describe('RedshiftAggregateEngine', () => {
 -- Grain: one row per (hour, event_name) with at least one event.
 -- Parameters: CAST(''2021-07-12 05:00:00'' AS TIMESTAMP), CAST(''2021-07-12 06:00:00'' AS TIMESTAMP) (TIMESTAMP, the event hour [start, end), UTC).
 with
-events as (select * from "lake".events),
+events as (select * from "lake".events where dt >= ''2021-07-12'' and dt <= ''2021-07-12'' and (dt > ''2021-07-12'' or hr >= ''05'') and (dt < ''2021-07-12'' or hr <= ''05'')),
 users as (select user_id, max(segment) as segment from "lake".users group by user_id),
 
 hour_events as (
@@ -177,7 +177,7 @@ CSV DELIMITER AS '|' HEADER ALLOWOVERWRITE PARALLEL OFF`);
       { ClusterIdentifier: 'lake-cluster', DbUser: 'aggregator', Database: 'dev' },
       { ClusterIdentifier: 'lake-cluster', DbUser: 'aggregator', Database: 'dev' },
     ]);
-    expect(inputs[1]!.Sql).toBe(unloadStatement(redshiftQuerySql('events_by_name', JOB.parameters, 'lake'), `${BUCKET}${STAGING}parquet/`, ROLE, 'parquet'));
+    expect(inputs[1]!.Sql).toBe(unloadStatement(redshiftQuerySql('events_by_name', JOB.parameters, 'lake', JOB.reads), `${BUCKET}${STAGING}parquet/`, ROLE, 'parquet'));
     expect(inputs[1]!.StatementName).toBe(`exec-1/aggregate/events_by_name/${DAY}T05/parquet`);
     // each output is the file its own UNLOAD staged
     expect((await store.get(parquetKey)).toString()).toBe(`${STAGING}parquet/`);
