@@ -46,8 +46,11 @@ export class DuckDbAggregateEngine implements AggregateEngine {
   }
 }
 
+/** The most rows of a job's window that are loaded into memory rather than read from Parquet per query. */
+const MAX_WINDOW_ROWS_IN_MEMORY = 200_000;
+
 class DuckDbAggregateSession implements AggregateSession {
-  /** The window whose events the table `events` holds. */
+  /** The window whose events the view `events` reads. */
   private window: string | undefined;
 
   constructor(
@@ -77,15 +80,25 @@ class DuckDbAggregateSession implements AggregateSession {
   }
 
   /**
-   * The table `events`: the rows of the partitions that [startMs, endMs) overlaps, as partition pruning
-   * does on Spectrum. Held in memory while consecutive jobs read the same window (the step orders its
-   * jobs so): the queries of an hour then scan a table instead of each reading the Parquet files.
+   * The view `events`: the rows of the partitions that [startMs, endMs) overlaps, as partition pruning
+   * does on Spectrum. Consecutive jobs reading the same window (the step orders its jobs so) share it,
+   * and a window of at most MAX_WINDOW_ROWS_IN_MEMORY rows is loaded into memory once, so that the
+   * queries of a late hour scan a small table instead of each opening its Parquet files. A larger window
+   * stays a view over the files: each query then reads only its columns and row groups.
    */
   private async loadEvents(startMs: number, endMs: number): Promise<void> {
     const window = `${startMs}/${endMs}`;
     if (window === this.window) return;
     this.window = undefined;
-    await this.engine.run(`CREATE OR REPLACE TEMP TABLE events AS ${curatedEventsSql(windowSnapshot(this.snapshot, startMs, endMs), this.store)}`);
+    const snapshot = windowSnapshot(this.snapshot, startMs, endMs);
+    const files = Object.values(snapshot.tables[EVENTS_TABLE]?.partitions ?? {}).flatMap((partition) => partition.files);
+    const rows = files.reduce((sum, file) => sum + (file.records ?? Number.POSITIVE_INFINITY), 0);
+    if (rows <= MAX_WINDOW_ROWS_IN_MEMORY) {
+      await this.engine.run(`CREATE OR REPLACE TEMP TABLE window_events AS ${curatedEventsSql(snapshot, this.store)}`);
+      await this.engine.run('CREATE OR REPLACE TEMP VIEW events AS SELECT * FROM window_events');
+    } else {
+      await this.engine.run(`CREATE OR REPLACE TEMP VIEW events AS ${curatedEventsSql(snapshot, this.store)}`);
+    }
     this.window = window;
   }
 
