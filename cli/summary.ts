@@ -1,4 +1,5 @@
 import type { ExecutionRecord } from '../tasks/runtime/execution-store';
+import type { LocalPricing, PricingDelivery } from '../tasks/runtime/local-pricing';
 import { formatCount, formatDuration } from './render';
 
 /** What the hourly executions of a run reported, added up. */
@@ -99,4 +100,37 @@ export function renderRunSummary(summary: RunSummary): string {
     ...summary.driftEvents.map((event) => `  - ${event}`),
     ...summary.notes.map((note) => `note: ${note}`),
   ].join('\n');
+}
+
+/** What the pricing branch did after a command's workflows: the stream's delivery, or why it failed. */
+export type PricingSummary = PricingDelivery | { readonly failure: string };
+
+/**
+ * Delivers the waiting price signals to the consumer. A failed delivery is reported, not thrown: the
+ * workflows it follows succeeded, and the records wait in the stream for the next delivery.
+ */
+export async function deliverPriceSignals(pricing: LocalPricing): Promise<PricingSummary> {
+  try {
+    return await pricing.deliver();
+  } catch (error) {
+    return { failure: (error as Error).message.split('\n')[0] ?? '' };
+  }
+}
+
+export function renderPricingSummary(summary: PricingSummary): string {
+  if ('failure' in summary) return `price adjustments: none: delivering the price signals failed (they wait for the next delivery): ${summary.failure}`;
+  const delivery = summary;
+  switch (delivery.status) {
+    case 'idle':
+      return 'price adjustments: none (no new price signals)';
+    case 'no-model':
+      return `price adjustments: none: no price model is trained, so ${formatCount(delivery.pending)} price signal(s) wait in the stream (run "lakehouse train-model"; the next run delivers them)`;
+    case 'delivered':
+      return (
+        `price adjustments: ${formatCount(delivery.changed)} price(s) changed, ${formatCount(delivery.held)} signal(s) held the price, from ${formatCount(delivery.delivered + delivery.deadLettered)} stream record(s)` +
+        (delivery.deadLettered === 0 ? '' : `, ${formatCount(delivery.deadLettered)} sent to the dead letters`) +
+        (delivery.pending === 0 ? '' : `, ${formatCount(delivery.pending)} still waiting`) +
+        '; "lakehouse prices" shows why'
+      );
+  }
 }

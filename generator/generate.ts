@@ -1,6 +1,7 @@
 import { setImmediate } from 'node:timers/promises';
 import { InvalidInputError } from '../tasks/ports/errors';
 import type { ObjectStore } from '../tasks/ports/object-store';
+import type { OperationalTables } from '../tasks/ports/operational-tables';
 import { hourStartMs, hoursBetween } from '../tasks/shared/hours';
 import type { Hour } from '../tasks/shared/hours';
 import { clickRecord, formatIsoMicros, serializeClick } from './click-record';
@@ -23,6 +24,7 @@ import { createPopulation } from './population';
 import type { Population, Product, User } from './population';
 import { DAY_US, PriceBook } from './prices';
 import { Random } from './random';
+import { seedOperationalTables } from './seed-tables';
 import { MAX_SESSION_SPAN_US, simulateSession } from './sessions';
 import type { SessionEvent } from './sessions';
 
@@ -49,6 +51,8 @@ export interface GenerateOptions {
   readonly maxLatenessHours?: number;
   /** Called once per arrival hour, in order, when all its objects are stored. */
   readonly onProgress?: (hour: Hour, done: number, total: number) => void;
+  /** The operational tables to seed with the products and the orders written. @default none: only the dimension files */
+  readonly tables?: OperationalTables;
 }
 
 export interface GenerationReport {
@@ -71,6 +75,8 @@ export interface GenerationReport {
   products: number;
   /** Orders of purchases made by records that arrived in the range. */
   orders: number;
+  /** Whether the products and orders were also written to the operational tables. */
+  tablesSeeded: boolean;
 }
 
 const SECOND_US = 1_000_000;
@@ -112,7 +118,8 @@ export async function generateTraffic(options: GenerateOptions): Promise<Generat
   const run = new TrafficRun(settings, population);
   await run.generate();
   await writeOrders(settings.store, run.orders);
-  return run.report();
+  if (options.tables !== undefined) await seedOperationalTables(options.tables, population.products, run.orders);
+  return { ...run.report(), tablesSeeded: options.tables !== undefined };
 }
 
 function resolveSettings(options: GenerateOptions): Settings {
@@ -237,7 +244,7 @@ class TrafficRun {
     await this.writer.close();
   }
 
-  report(): GenerationReport {
+  report(): Omit<GenerationReport, 'tablesSeeded'> {
     const { counts } = this;
     return {
       hours: this.settings.hours.length,

@@ -3,6 +3,7 @@ import { hoursBetween } from '../../tasks/shared/hours';
 import { openLocalRuntime } from '../../tasks/runtime/local-runtime';
 import { action, addLakeOption, checkHour, CliError, existingLake, parsePositiveInteger } from '../command-helpers';
 import { hourlyProgress } from '../progress';
+import { deliverPriceSignals, renderPricingSummary } from '../summary';
 import { describeExecution } from './executions';
 
 export function registerBackfill(program: Command): void {
@@ -20,16 +21,12 @@ export function registerBackfill(program: Command): void {
       const concurrency = parsePositiveInteger(options.concurrency, '--concurrency');
       const hours = hoursBetween(from, to);
       const lake = await existingLake(options.lake);
-      const execution = await runBackfill(lake, from, to, concurrency, hours.length);
-      process.stdout.write(`${describeExecution(execution)}\n`);
+      const runtime = openLocalRuntime(lake, { onEvent: hourlyProgress(hours.length) });
+      const execution = await runtime.runner.start('backfill', { from, to, concurrency });
+      process.stdout.write(`${describeExecution(execution)}\n${renderPricingSummary(await deliverPriceSignals(runtime.pricing))}\n`);
       if (execution.status !== 'SUCCEEDED') {
         throw new CliError(`execution ${execution.id} ${execution.status}: ${execution.error?.error ?? ''} ${execution.error?.cause ?? ''}`.trim());
       }
     }),
   );
-}
-
-export async function runBackfill(lake: string, from: string, to: string, concurrency: number, hourCount: number) {
-  const runtime = openLocalRuntime(lake, { onEvent: hourlyProgress(hourCount) });
-  return runtime.runner.start('backfill', { from, to, concurrency });
 }

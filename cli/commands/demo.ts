@@ -2,12 +2,11 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { generateTraffic } from '../../generator/generate';
-import { FsObjectStore } from '../../tasks/adapters/local/fs-object-store';
 import { addHours, hoursBetween } from '../../tasks/shared/hours';
 import { openLocalRuntime } from '../../tasks/runtime/local-runtime';
 import { action, addLakeOption, CliError, parsePositiveInteger, parsePositiveNumber } from '../command-helpers';
 import { hourlyProgress } from '../progress';
-import { renderRunSummary, summarizeHourlyRuns } from '../summary';
+import { deliverPriceSignals, renderPricingSummary, renderRunSummary, summarizeHourlyRuns } from '../summary';
 import { describeGeneration } from './generate';
 
 export function registerDemo(program: Command): void {
@@ -32,8 +31,10 @@ export function registerDemo(program: Command): void {
       await fs.mkdir(lake, { recursive: true });
 
       process.stderr.write(`1/2 generating ${options.day} (${hours.length} arrival hours, ${rate} events/s) into ${options.lake}\n`);
+      const runtime = openLocalRuntime(lake, { onEvent: hourlyProgress(hours.length) });
       const report = await generateTraffic({
-        store: new FsObjectStore(lake),
+        store: runtime.store,
+        tables: runtime.tables,
         from,
         to,
         rate,
@@ -45,11 +46,12 @@ export function registerDemo(program: Command): void {
       process.stdout.write(`${describeGeneration(report, hours.length, options.lake)}\n`);
 
       process.stderr.write(`2/2 backfilling ${from} .. ${to} through the hourly workflow (concurrency ${concurrency})\n`);
-      const runtime = openLocalRuntime(lake, { onEvent: hourlyProgress(hours.length) });
       const started = Date.now();
       const backfill = await runtime.runner.start('backfill', { from, to, concurrency });
       const hourly = (await runtime.executions.list()).filter((record) => record.parentId === backfill.id);
-      process.stdout.write(`\nbackfill ${backfill.id} ${backfill.status}\n${renderRunSummary(summarizeHourlyRuns(hourly, Date.now() - started))}\n`);
+      const durationMs = Date.now() - started;
+      const pricing = await deliverPriceSignals(runtime.pricing);
+      process.stdout.write(`\nbackfill ${backfill.id} ${backfill.status}\n${renderRunSummary(summarizeHourlyRuns(hourly, durationMs))}\n${renderPricingSummary(pricing)}\n`);
       process.stdout.write(`\nnext: "npx lakehouse executions" lists the runs, "npx lakehouse rerun <id>" reruns one, "npx lakehouse schema" shows the schema and its drift\n`);
       if (backfill.status !== 'SUCCEEDED') {
         throw new CliError(`backfill ${backfill.id} ${backfill.status}: ${backfill.error?.error ?? ''} ${backfill.error?.cause ?? ''}`.trim());

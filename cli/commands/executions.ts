@@ -4,6 +4,7 @@ import { openLocalRuntime } from '../../tasks/runtime/local-runtime';
 import { action, addLakeOption, CliError, existingLake } from '../command-helpers';
 import { hourlyProgress } from '../progress';
 import { formatDuration, renderTable } from '../render';
+import { deliverPriceSignals, renderPricingSummary } from '../summary';
 
 export function registerExecutions(program: Command): void {
   const executions = addLakeOption(
@@ -45,7 +46,7 @@ export function registerExecutions(program: Command): void {
       const lake = await existingLake(options.lake);
       const runtime = openLocalRuntime(lake, { onEvent: hourlyProgress(await expectedHours(lake, id)) });
       const record = await runtime.runner.rerun(id);
-      process.stdout.write(`${describeExecution(record)}\n`);
+      process.stdout.write(`${describeExecution(record)}\n${renderPricingSummary(await deliverPriceSignals(runtime.pricing))}\n`);
       if (record.status !== 'SUCCEEDED') {
         throw new CliError(`rerun ${record.id} of ${id} ${record.status}: ${record.error?.error ?? ''} ${record.error?.cause ?? ''}`.trim());
       }

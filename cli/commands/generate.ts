@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { generateTraffic, type FaultRates, type GenerationReport } from '../../generator/generate';
-import { FsObjectStore } from '../../tasks/adapters/local/fs-object-store';
+import { createLocalPorts } from '../../tasks/runtime/local-ports';
 import { hoursBetween } from '../../tasks/shared/hours';
 import { action, addLakeOption, checkHour, parseFraction, parsePositiveInteger, parsePositiveNumber } from '../command-helpers';
 import { formatCount } from '../render';
@@ -25,7 +25,7 @@ export function registerGenerate(program: Command): void {
   addLakeOption(
     program
       .command('generate')
-      .description('write synthetic shop traffic into raw/ by arrival hour, as Kinesis Firehose does, plus users, products and orders under dims/')
+      .description('write synthetic shop traffic into raw/ by arrival hour, as Kinesis Firehose does, plus users, products and orders under dims/ (products and orders also into their tables)')
       .requiredOption('--from <YYYY-MM-DDTHH>', 'first arrival hour, UTC (inclusive)')
       .requiredOption('--to <YYYY-MM-DDTHH>', 'end arrival hour, UTC (exclusive)')
       .option('--rate <events-per-second>', 'on-time events per second', '5')
@@ -46,8 +46,10 @@ export function registerGenerate(program: Command): void {
       const faults = faultRatesOf(options);
       const lake = path.resolve(options.lake);
       await fs.mkdir(lake, { recursive: true });
+      const { store, tables } = createLocalPorts(lake);
       const report = await generateTraffic({
-        store: new FsObjectStore(lake),
+        store,
+        tables,
         from,
         to,
         rate,
@@ -81,6 +83,7 @@ export function describeGeneration(report: GenerationReport, hours: number, lake
     `  injected: ${formatCount(report.injected.late)} late, ${formatCount(report.injected.duplicates)} duplicates, ${formatCount(malformed)} malformed, ` +
       `${formatCount(report.injected.stringifiedAdditionalData)} stringified additional_data, ${formatCount(report.injected.extraFields)} with extra fields, ` +
       `${formatCount(report.injected.clockAhead)} from clocks ahead`,
-    `  dimensions: ${formatCount(report.users)} users, ${formatCount(report.products)} products, ${formatCount(report.orders)} orders under ${lake}/dims`,
+    `  dimensions: ${formatCount(report.users)} users, ${formatCount(report.products)} products, ${formatCount(report.orders)} orders under ${lake}/dims` +
+      (report.tablesSeeded ? ', products and orders also in their tables' : ''),
   ].join('\n');
 }

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { openLocalRuntime } from '../../tasks/runtime/local-runtime';
 import { action, addLakeOption, checkHour, CliError, existingLake } from '../command-helpers';
 import { hourlyProgress } from '../progress';
+import { deliverPriceSignals, renderPricingSummary } from '../summary';
 import { describeExecution } from './executions';
 
 export function registerRun(program: Command): void {
@@ -16,7 +17,7 @@ export function registerRun(program: Command): void {
       const lake = await existingLake(options.lake);
       const runtime = openLocalRuntime(lake, { onEvent: hourlyProgress(1) });
       const execution = await runtime.runner.start('hourly', { hour });
-      process.stdout.write(`${describeExecution(execution)}\n`);
+      process.stdout.write(`${describeExecution(execution)}\n${renderPricingSummary(await deliverPriceSignals(runtime.pricing))}\n`);
       if (execution.status !== 'SUCCEEDED') {
         throw new CliError(`execution ${execution.id} ${execution.status}: ${execution.error?.error ?? ''} ${execution.error?.cause ?? ''}`.trim());
       }

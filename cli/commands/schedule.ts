@@ -3,6 +3,7 @@ import { openLocalRuntime } from '../../tasks/runtime/local-runtime';
 import { runDueHours, runSchedule } from '../../tasks/runtime/local-schedule';
 import { action, addLakeOption, existingLake, parsePositiveNumber } from '../command-helpers';
 import { hourlyProgress } from '../progress';
+import { deliverPriceSignals, renderPricingSummary } from '../summary';
 
 export function registerSchedule(program: Command): void {
   addLakeOption(
@@ -20,7 +21,11 @@ export function registerSchedule(program: Command): void {
         store: runtime.store,
         executions: runtime.executions,
         delayMs,
-        start: (hour: string) => runtime.runner.start('hourly', { hour }),
+        start: async (hour: string) => {
+          const record = await runtime.runner.start('hourly', { hour });
+          process.stderr.write(`  ${renderPricingSummary(await deliverPriceSignals(runtime.pricing))}\n`);
+          return record;
+        },
       };
       if (options.once) {
         const records = await runDueHours(schedule);

@@ -6,6 +6,7 @@ import { GeoLocator } from '../enrich/geo';
 import { createMergeHandler } from '../merge/handler';
 import { createStagePool, type StagePool, type Staging } from '../merge/stage-pool';
 import { run as planHours } from '../plan-hours/run';
+import { createSignalsHandler } from '../signals/handler';
 import { run as summarizeBackfill } from '../summarize-backfill/run';
 import { createVacuumHandler } from '../vacuum/handler';
 import type { LocalPorts } from './local-ports';
@@ -40,6 +41,7 @@ export function localTasks(ports: LocalPorts): TaskRegistry {
     merge: createMergeHandler({ ...ports, geo: openGeo, staging: startStaging }),
     compact: createCompactHandler(ports),
     aggregate: createAggregateHandler(ports),
+    signals: createSignalsHandler({ store: ports.store, tables: ports.tables, capture: ports.priceSignalsStream }),
     vacuum: createVacuumHandler(ports),
     'plan-hours': async (input) => planHours(input),
     'summarize-backfill': async (input) => summarizeBackfill(input),

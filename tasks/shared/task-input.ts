@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { InvalidInputError } from '../ports/errors';
 import { hourStartMs } from './hours';
+import { describeIssues } from './describe-issues';
 
 /** An existing UTC hour written `YYYY-MM-DDTHH`. */
 export const hourField = z.string().refine(isHour, 'expected an existing hour written YYYY-MM-DDTHH (UTC), e.g. 2021-07-12T05');
@@ -15,8 +16,7 @@ export const executionIdField = z.string().min(1, 'expected a non-empty executio
 export function parseTaskInput<S extends z.ZodType>(schema: S, input: unknown, task: string, expected: string): z.output<S> {
   const parsed = schema.safeParse(input);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || 'input'}: ${issue.message}`);
-    throw new InvalidInputError(`invalid ${task} input ${JSON.stringify(input) ?? String(input)}: ${problems.join('; ')}; expected ${expected}`);
+    throw new InvalidInputError(`invalid ${task} input ${JSON.stringify(input) ?? String(input)}: ${describeIssues(parsed.error)}; expected ${expected}`);
   }
   return parsed.data;
 }

@@ -88,6 +88,7 @@ describe('lakehouse demo', () => {
     const number = (label: string) => Number((new RegExp(`${label}:\\s+([\\d,]+)`).exec(demo.stdout)?.[1] ?? 'NaN').replaceAll(',', ''));
     expect(number('accepted') + number('rejected') + number('duplicates')).toBe(number('events read'));
     expect(number('accepted')).toBeGreaterThan(0);
+    expect(demo.stdout).toMatch(/^price adjustments: none: no price model is trained, so [\d,]+ price signal\(s\) wait in the stream/m);
     const list = lakehouse(['executions', '--lake', lake, '--limit', '100']).stdout;
     expect(idsIn(list, 'hourly')).toHaveLength(24);
     expect(idsIn(list, 'backfill')).toHaveLength(1);

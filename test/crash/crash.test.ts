@@ -61,6 +61,8 @@ const COMPACTION_DEFAULTS = { maxFiles: 4, smallFileBytes: 32 * 1024 * 1024, min
 
 interface ReferenceHour {
   readonly wallMs: number;
+  /** From the spawn to the end of CompactPartitions: the part of the run this test kills (the steps after it do not commit to the catalog). */
+  readonly untilCompactedMs: number;
   readonly stateMs: Readonly<Record<string, number>>;
   readonly partitionsCompacted: number;
   readonly content: LakeContent;
@@ -128,7 +130,7 @@ function landedIn(outcome: ChildOutcome): string {
 /** Windows (ms) the kill fractions refer to, from the reference run of the hour. */
 function windowOf(hour: string, target: KillTarget): number {
   const ref = reference.get(hour)!;
-  if (target.at === 'spawn') return ref.wallMs;
+  if (target.at === 'spawn') return ref.untilCompactedMs;
   return Math.max(ref.stateMs[target.at] ?? 0, 20);
 }
 
@@ -210,11 +212,19 @@ beforeAll(async () => {
   const referenceLake = path.join(root, 'reference');
   await fs.cp(template, referenceLake, { recursive: true });
   for (const hour of HOURS) {
+    const spawned = Date.now();
     const outcome = await runLakehouse(referenceLake, runArgs(referenceLake, hour, undefined));
     expectSucceeded(outcome, `reference ${hour}`);
+    const compacted = outcome.record?.states.find((state) => state.name === 'CompactPartitions')?.exitedAt;
     const stateMs = Object.fromEntries((outcome.record?.states ?? []).map((state) => [state.name, state.durationMs ?? 0]));
     const output = outcome.record?.output as { compact?: { partitionsCompacted?: number } } | undefined;
-    reference.set(hour, { wallMs: outcome.elapsedMs, stateMs, partitionsCompacted: output?.compact?.partitionsCompacted ?? 0, content: await lakeContent(engine, referenceLake) });
+    reference.set(hour, {
+      wallMs: outcome.elapsedMs,
+      untilCompactedMs: compacted === undefined ? outcome.elapsedMs : Date.parse(compacted) - spawned,
+      stateMs,
+      partitionsCompacted: output?.compact?.partitionsCompacted ?? 0,
+      content: await lakeContent(engine, referenceLake),
+    });
   }
   mainLake = path.join(root, 'crash');
   await fs.cp(template, mainLake, { recursive: true });
@@ -229,7 +239,7 @@ afterAll(async () => {
     (kill) =>
       `  ${kill.lake.padEnd(12)} ${kill.hour}  ${kill.command.padEnd(14)} ${kill.target.padEnd(26)} ${kill.killed ? `killed at ${String(kill.killedAfterMs).padStart(4)} ms` : 'NOT KILLED       '}  in ${kill.landedIn.padEnd(24)} committed: ${kill.committed.join('+') || '-'}`,
   );
-  const refs = [...reference].map(([hour, ref]) => `  ${hour}: ${ref.wallMs} ms (merge ${ref.stateMs.MergeLateEvents} ms, compaction ${ref.stateMs.CompactPartitions} ms, ${ref.partitionsCompacted} partitions compacted), ${ref.content.events.length} events`);
+  const refs = [...reference].map(([hour, ref]) => `  ${hour}: ${ref.wallMs} ms, compacted after ${ref.untilCompactedMs} ms (merge ${ref.stateMs.MergeLateEvents} ms, compaction ${ref.stateMs.CompactPartitions} ms, ${ref.partitionsCompacted} partitions compacted), ${ref.content.events.length} events`);
   const done = completions.map((run) => `  ${run.lake.padEnd(12)} ${run.hour}  ${run.command.padEnd(14)} completed in ${run.elapsedMs} ms, compacted ${run.partitionsCompacted} partitions`);
   const versions = new Set(reader.checks.map((check) => `${check.lake}@${check.version}`));
   console.log(

@@ -27,7 +27,7 @@ export type HourlyState = 'CrawlRawHour' | 'MergeLateEvents' | 'CompactPartition
 
 /**
  * Where to kill: `fraction` of the reference duration of a window, counted from the spawn of the
- * process (`spawn`: the whole run, process start-up included) or from the moment the child's
+ * process (`spawn`: the run up to the end of compaction, process start-up included) or from the moment the child's
  * execution record shows that it entered `state`.
  */
 export interface KillTarget {

@@ -17,6 +17,7 @@ function registry(crawl: TaskHandler) {
     merge: async () => ({ partitionsTouched: [], partitionsToCompact: [] }),
     compact: async () => ({ partitionsCompacted: 0 }),
     aggregate: async () => ({ filesWritten: 0 }),
+    signals: async () => ({ written: 0 }),
     vacuum: async () => ({ filesDeleted: 0 }),
     'plan-hours': async (input: unknown) => planHours(input),
     'summarize-backfill': async (input: unknown) => summarizeBackfill(input),
@@ -62,6 +63,7 @@ describe('LocalWorkflowRunner', () => {
         merge: { partitionsTouched: [], partitionsToCompact: [] },
         compact: { partitionsCompacted: 0 },
         aggregate: { filesWritten: 0 },
+        priceSignals: { written: 0 },
         vacuum: { filesDeleted: 0 },
       });
       expect(calls).toEqual([{ hour: '2021-07-12T05', executionId: record.executionArn }]);

@@ -12,6 +12,7 @@ import type {
 } from '../../ports/catalog';
 import { CommitConflictError, InvalidInputError, NotFoundError } from '../../ports/errors';
 import type { ObjectStore } from '../../ports/object-store';
+import { describeIssues } from '../../shared/describe-issues';
 
 /** A catalog object that exists but cannot be read as what it must be; retrying cannot help. */
 export class CorruptCatalogError extends Error {
@@ -272,10 +273,6 @@ function parseJson(body: Buffer): unknown {
   } catch {
     return undefined;
   }
-}
-
-function describeIssues(error: z.ZodError): string {
-  return error.issues.map((issue) => `${issue.path.join('.') || 'value'}: ${issue.message}`).join('; ');
 }
 
 const tableName = z.string().min(1);

@@ -1,0 +1,177 @@
+import { createHash } from 'node:crypto';
+import { paginateQuery } from '@aws-sdk/lib-dynamodb';
+import { hourOfPartitionKey } from '../curated/layout';
+import type { ChangeCapture } from '../ports/change-capture';
+import type { ObjectStore } from '../ports/object-store';
+import type { OperationalTables, TableSession } from '../ports/operational-tables';
+import { addHours, hoursBetween, type Hour } from '../shared/hours';
+import { ORDERS_BY_PRODUCT_INDEX } from '../tables/definitions';
+import { roundCents, type OrderItem, type PriceSignalItem, type ProductItem } from '../tables/items';
+import { readItems } from '../tables/read-items';
+import { tableCall } from '../tables/table-errors';
+import { ProductDemandReader, type HourDemand } from './demand';
+import { putChangedSignals } from './signal-writer';
+
+export interface SignalsInput {
+  /** The workflow execution (`$$.Execution.Id`), recorded in each signal it writes. */
+  readonly executionId: string;
+  /** The arrival hour the run processes, `YYYY-MM-DDTHH`. */
+  readonly hour: string;
+  /** Keys (`dt=YYYY-MM-DD/hr=HH`) of the event partitions this run's merge changed: the hours whose product_demand the aggregate step recomputed. */
+  readonly partitions: readonly string[];
+}
+
+export interface SignalsPorts {
+  /** The lake, holding `aggregates/product_demand/`. */
+  readonly store: ObjectStore;
+  readonly tables: OperationalTables;
+  /** Locally, the stream of price_signals (see ChangeCapture); on AWS, none. @default none */
+  readonly capture?: ChangeCapture;
+  /** @default () => new Date() */
+  readonly now?: () => Date;
+}
+
+/** The signals step's report; JSON-serialisable, it becomes the Step Functions state output. */
+export interface SignalsResult {
+  /** The event hours whose demand was read. */
+  readonly hours: string[];
+  /** Signals computed: products with demand in one of the hours and in the catalog. */
+  readonly signals: number;
+  /** Signals inserted or changed (one stream record each). */
+  readonly written: number;
+  /** Signals identical to the stored ones, not written. */
+  readonly unchanged: number;
+  /** Products with demand but not in the catalog (or no catalog at all): no signal. */
+  readonly withoutCatalog: number;
+}
+
+/** A signal covers its event hour and the hours before it, 24 in all. */
+const SIGNAL_WINDOW_HOURS = 24;
+const PARALLEL_QUERIES = 16;
+
+/**
+ * Writes one hydrated signal per (product, event hour) for every product with demand in an event
+ * hour this run changed: its product_demand in the hour and over the 24 hours ending with it, its
+ * orders over the same 24 hours, and its catalog facts. A signal's `signal_id` is a digest of those
+ * inputs, so that a rerun computes the same signal and writes nothing (see putChangedSignals): the
+ * price a signal records is the catalog's when it was first written, left out of the digest, since
+ * otherwise every price change the consumer makes would turn a rerun into new signals. An hour
+ * without demand or a catalog without the product writes nothing.
+ */
+export async function runSignals(input: SignalsInput, ports: SignalsPorts): Promise<SignalsResult> {
+  const hours = [...new Set(input.partitions.map(hourOfPartitionKey))].sort();
+  const demand = new ProductDemandReader(ports.store);
+  const wanted: { readonly hour: Hour; readonly productId: number }[] = [];
+  for (const hour of hours) for (const productId of (await demand.demandOf(hour)).keys()) wanted.push({ hour, productId });
+  const nothing = { hours, signals: 0, written: 0, unchanged: 0, withoutCatalog: wanted.length };
+  if (wanted.length === 0) return nothing;
+
+  const written = await ports.tables.use(async (session) => {
+    const products = await readProducts(session, [...new Set(wanted.map(({ productId }) => productId))]);
+    const cataloged = wanted.filter(({ productId }) => products.has(productId));
+    if (cataloged.length === 0) return nothing;
+    const windowStart = addHours(hours[0]!, 1 - SIGNAL_WINDOW_HOURS);
+    const windowEnd = addHours(hours[hours.length - 1]!, 1);
+    const orders = await readOrdersByProduct(session, [...new Set(cataloged.map(({ productId }) => productId))], windowStart, windowEnd);
+    const computedAt = (ports.now ?? (() => new Date()))().toISOString();
+    const signals: PriceSignalItem[] = [];
+    for (const { hour, productId } of cataloged) {
+      const window = hoursBetween(addHours(hour, 1 - SIGNAL_WINDOW_HOURS), addHours(hour, 1));
+      const windowDemand = await Promise.all(window.map(async (windowHour) => (await demand.demandOf(windowHour)).get(productId)));
+      signals.push(
+        buildSignal({
+          hour,
+          product: products.get(productId)!,
+          demand: (await demand.demandOf(hour)).get(productId)!,
+          windowDemand: windowDemand.filter((row) => row !== undefined),
+          orders: (orders.get(productId) ?? []).filter(({ ordered_at }) => ordered_at >= window[0]! && ordered_at < addHours(hour, 1)),
+          computedBy: input.executionId,
+          computedAt,
+        }),
+      );
+    }
+    const result = await putChangedSignals(session, signals, ports.capture);
+    return { hours, signals: signals.length, ...result, withoutCatalog: wanted.length - cataloged.length };
+  });
+  return written ?? nothing;
+}
+
+interface SignalInputs {
+  readonly hour: Hour;
+  readonly product: ProductItem;
+  readonly demand: HourDemand;
+  readonly windowDemand: readonly HourDemand[];
+  readonly orders: readonly OrderItem[];
+  readonly computedBy: string;
+  readonly computedAt: string;
+}
+
+function buildSignal({ hour, product, demand, windowDemand, orders, computedBy, computedAt }: SignalInputs): PriceSignalItem {
+  const total = (field: keyof HourDemand) => windowDemand.reduce((sum, row) => sum + row[field], 0);
+  const views24h = total('views');
+  const rate = (count: number) => (views24h === 0 ? 0 : Math.round((count / views24h) * 10_000) / 10_000);
+  const facts = {
+    product_id: product.product_id,
+    event_hour: hour,
+    category: product.category,
+    views: demand.views,
+    add_to_carts: demand.add_to_carts,
+    purchases: demand.purchases,
+    revenue: roundCents(demand.revenue),
+    views_24h: views24h,
+    add_to_carts_24h: total('add_to_carts'),
+    purchases_24h: total('purchases'),
+    revenue_24h: roundCents(total('revenue')),
+    add_to_cart_rate_24h: rate(total('add_to_carts')),
+    conversion_rate_24h: rate(total('purchases')),
+    units_ordered_24h: orders.reduce((sum, order) => sum + order.quantity, 0),
+    order_revenue_24h: roundCents(orders.reduce((sum, order) => sum + order.quantity * order.unit_price, 0)),
+    inventory: product.inventory,
+    base_price: product.base_price,
+    cost: product.cost,
+  };
+  const digest = createHash('sha256').update(JSON.stringify(facts)).digest('hex').slice(0, 16);
+  return {
+    ...facts,
+    signal_id: `${hour}#${digest}`,
+    current_price: product.current_price,
+    price_vs_base: Math.round((product.current_price / product.base_price) * 10_000) / 10_000,
+    computed_by: computedBy,
+    computed_at: computedAt,
+  };
+}
+
+async function readProducts(session: TableSession, productIds: readonly number[]): Promise<Map<number, ProductItem>> {
+  const items = await readItems<ProductItem>(
+    session.doc,
+    session.names.products,
+    productIds.map((product_id) => ({ product_id })),
+  );
+  return new Map(items.map((item) => [item.product_id, item]));
+}
+
+/**
+ * Each product's orders placed in [fromHour, toHour), through the orders index by product and time.
+ * The bounds are hour prefixes of the ISO 8601 `ordered_at`, so BETWEEN takes every order from the
+ * first hour's start and none of `toHour` (a longer string sorts after its prefix).
+ */
+async function readOrdersByProduct(session: TableSession, productIds: readonly number[], fromHour: Hour, toHour: Hour): Promise<Map<number, OrderItem[]>> {
+  const orders = new Map<number, OrderItem[]>();
+  const readOne = (productId: number) =>
+    tableCall(`reading the orders of product ${productId}`, async () => {
+      const items: OrderItem[] = [];
+      const pages = paginateQuery(
+        { client: session.doc },
+        {
+          TableName: session.names.orders,
+          IndexName: ORDERS_BY_PRODUCT_INDEX,
+          KeyConditionExpression: 'product_id = :product AND ordered_at BETWEEN :from AND :to',
+          ExpressionAttributeValues: { ':product': productId, ':from': fromHour, ':to': toHour },
+        },
+      );
+      for await (const page of pages) items.push(...((page.Items ?? []) as OrderItem[]));
+      orders.set(productId, items);
+    });
+  for (let start = 0; start < productIds.length; start += PARALLEL_QUERIES) await Promise.all(productIds.slice(start, start + PARALLEL_QUERIES).map(readOne));
+  return orders;
+}

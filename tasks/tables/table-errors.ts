@@ -1,0 +1,27 @@
+import { TransientStorageError } from '../ports/errors';
+
+const THROTTLING = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded', 'LimitExceededException']);
+const NETWORK = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN']);
+
+/**
+ * Runs one DynamoDB call. A failure that may pass when retried (throttling, a server fault, no
+ * answer at all) becomes TransientStorageError, which the workflows retry; a conditional check
+ * failure and client errors stay as the SDK threw them.
+ */
+export async function tableCall<T>(what: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (isConditionFailure(error) || !isTransient(error)) throw error;
+    throw new TransientStorageError(`${what} failed: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+export function isConditionFailure(error: unknown): boolean {
+  return (error as Error | undefined)?.name === 'ConditionalCheckFailedException';
+}
+
+function isTransient(error: unknown): boolean {
+  const sdk = error as { name?: string; code?: string; $fault?: string; $retryable?: unknown };
+  return sdk.$fault === 'server' || sdk.$retryable !== undefined || THROTTLING.has(sdk.name ?? '') || NETWORK.has(sdk.code ?? '') || sdk.name === 'TimeoutError';
+}
