@@ -9,11 +9,12 @@ import { run as planHours } from '../plan-hours/run';
 import { createSignalsHandler } from '../signals/handler';
 import { run as summarizeBackfill } from '../summarize-backfill/run';
 import { createVacuumHandler } from '../vacuum/handler';
+import { readLakeSettings, type LakeSettings } from './lake-settings';
 import type { LocalPorts } from './local-ports';
 import type { TaskRegistry } from './task-registry';
 
-/** The task cores the workflows' descriptors name, bound to the local ports. */
-export function localTasks(ports: LocalPorts): TaskRegistry {
+/** The task cores the workflows' descriptors name, bound to the local ports and the lake's settings (`lakehouse.json`). */
+export function localTasks(ports: LocalPorts, settings: LakeSettings = readLakeSettings(ports.lake)): TaskRegistry {
   let geo: Promise<GeoLocator> | undefined;
   // Opened on first use and shared by every merge of this process: the database is large.
   const openGeo = () => (geo ??= GeoLocator.open());
@@ -39,10 +40,10 @@ export function localTasks(ports: LocalPorts): TaskRegistry {
   return {
     crawl: createCrawlHandler(ports),
     merge: createMergeHandler({ ...ports, geo: openGeo, staging: startStaging }),
-    compact: createCompactHandler(ports),
-    aggregate: createAggregateHandler(ports),
+    compact: createCompactHandler(ports, settings.compaction),
+    aggregate: createAggregateHandler(ports, settings.aggregate),
     signals: createSignalsHandler({ store: ports.store, tables: ports.tables, capture: ports.priceSignalsStream }),
-    vacuum: createVacuumHandler(ports),
+    vacuum: createVacuumHandler(ports, settings.vacuum),
     'plan-hours': async (input) => planHours(input),
     'summarize-backfill': async (input) => summarizeBackfill(input),
   };
