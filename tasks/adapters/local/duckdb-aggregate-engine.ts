@@ -50,8 +50,9 @@ export class DuckDbAggregateEngine implements AggregateEngine {
 const MAX_WINDOW_ROWS_IN_MEMORY = 200_000;
 
 class DuckDbAggregateSession implements AggregateSession {
-  /** The window whose events the view `events` reads. */
+  /** The window whose events the view `events` reads, and whether from memory. */
   private window: string | undefined;
+  private inMemory = false;
 
   constructor(
     private readonly engine: DuckDbQueryEngine,
@@ -81,25 +82,30 @@ class DuckDbAggregateSession implements AggregateSession {
 
   /**
    * The view `events`: the rows of the partitions that [startMs, endMs) overlaps, as partition pruning
-   * does on Spectrum. Consecutive jobs reading the same window (the step orders its jobs so) share it,
-   * and a window of at most MAX_WINDOW_ROWS_IN_MEMORY rows is loaded into memory once, so that the
-   * queries of a late hour scan a small table instead of each opening its Parquet files. A larger window
-   * stays a view over the files: each query then reads only its columns and row groups.
+   * does on Spectrum. Consecutive jobs reading the same window (the step orders its jobs so) share it.
+   * When a second job reads a window of at most MAX_WINDOW_ROWS_IN_MEMORY rows, its rows are loaded
+   * into memory for it and the jobs after it: the queries of a late hour then scan a small table
+   * instead of each opening its Parquet files. A window read once, or a large one, stays a view over
+   * the files, so each query reads only its columns and row groups.
    */
   private async loadEvents(startMs: number, endMs: number): Promise<void> {
     const window = `${startMs}/${endMs}`;
-    if (window === this.window) return;
-    this.window = undefined;
     const snapshot = windowSnapshot(this.snapshot, startMs, endMs);
-    const files = Object.values(snapshot.tables[EVENTS_TABLE]?.partitions ?? {}).flatMap((partition) => partition.files);
-    const rows = files.reduce((sum, file) => sum + (file.records ?? Number.POSITIVE_INFINITY), 0);
-    if (rows <= MAX_WINDOW_ROWS_IN_MEMORY) {
-      await this.engine.run(`CREATE OR REPLACE TEMP TABLE window_events AS ${curatedEventsSql(snapshot, this.store)}`);
-      await this.engine.run('CREATE OR REPLACE TEMP VIEW events AS SELECT * FROM window_events');
-    } else {
+    if (window !== this.window) {
+      this.window = undefined;
       await this.engine.run(`CREATE OR REPLACE TEMP VIEW events AS ${curatedEventsSql(snapshot, this.store)}`);
+      this.window = window;
+      this.inMemory = false;
+      return;
     }
+    if (this.inMemory) return;
+    const files = Object.values(snapshot.tables[EVENTS_TABLE]?.partitions ?? {}).flatMap((partition) => partition.files);
+    if (files.reduce((sum, file) => sum + (file.records ?? Number.POSITIVE_INFINITY), 0) > MAX_WINDOW_ROWS_IN_MEMORY) return;
+    this.window = undefined;
+    await this.engine.run(`CREATE OR REPLACE TEMP TABLE window_events AS ${curatedEventsSql(snapshot, this.store)}`);
+    await this.engine.run('CREATE OR REPLACE TEMP VIEW events AS SELECT * FROM window_events');
     this.window = window;
+    this.inMemory = true;
   }
 
   async close(): Promise<void> {
