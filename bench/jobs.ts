@@ -1,4 +1,11 @@
+import { performance } from 'node:perf_hooks';
+import type { PriceInstance } from '../models/contract';
+import { InsufficientDataError } from '../models/demand/train';
+import { trainAndPublish } from '../models/demand/train-from-lake';
+import type { CatalogProduct } from '../models/demand/training-data';
 import { runAggregate } from '../tasks/aggregate/run';
+import { predictPrices } from '../tasks/pricing/price-model';
+import { startTrainedModelEndpoint } from '../tasks/runtime/local-model-endpoint';
 import { createLocalPorts } from '../tasks/runtime/local-ports';
 import { openLocalRuntime } from '../tasks/runtime/local-runtime';
 import { runBaseline } from './baseline';
@@ -90,7 +97,67 @@ export const JOBS: Record<string, Job> = {
     // One CSV a (query, period) job.
     return { ok: true, rowsOut: engine.rowsWritten, details: { jobs: result.filesWritten } };
   },
+
+  /**
+   * The pricing branch on the lake an hourly run left: the price model trained on it and served on
+   * loopback; its endpoint's requests a second (one instance each, through the SageMaker runtime client
+   * as the consumer calls it, ENDPOINT_CLIENTS at once); then the stream consumer's records a second,
+   * delivering the signals the run wrote through that endpoint into the catalog.
+   */
+  async pricing(args) {
+    const runtime = openLocalRuntime(stringArg(args, 'lake'));
+    let started = performance.now();
+    let catalog: readonly CatalogProduct[];
+    try {
+      ({ catalog } = await trainAndPublish(runtime));
+    } catch (error) {
+      // A small bench lake has too few purchases before its arrival hour for the model's holdout.
+      if (error instanceof InsufficientDataError) return { ok: true, details: { skipped: error.message } };
+      throw error;
+    }
+    const trainMs = performance.now() - started;
+    const endpoint = await startTrainedModelEndpoint(runtime.store);
+    if (endpoint === undefined) throw new Error('the model just published is not found');
+    let requests = 0;
+    let endpointMs: number;
+    try {
+      const instances: PriceInstance[] = catalog.map((product) => ({
+        product_id: product.productId,
+        category: product.category,
+        current_price: product.basePrice,
+        base_price: product.basePrice,
+        cost: Math.round(product.basePrice * 50) / 100,
+        inventory: 100,
+        views_24h: 500,
+        add_to_carts_24h: 40,
+        purchases_24h: 10,
+        revenue_24h: Math.round(product.basePrice * 1000) / 100,
+      }));
+      started = performance.now();
+      const until = started + ENDPOINT_SECONDS * 1000;
+      await Promise.all(
+        Array.from({ length: ENDPOINT_CLIENTS }, async () => {
+          while (performance.now() < until) await predictPrices(endpoint, [instances[requests++ % instances.length]!], 10_000);
+        }),
+      );
+      endpointMs = performance.now() - started;
+    } finally {
+      await endpoint.close();
+    }
+    started = performance.now();
+    const delivery = await runtime.pricing.deliver();
+    const deliverMs = performance.now() - started;
+    return {
+      ok: delivery.status === 'delivered' && delivery.deadLettered === 0,
+      ...(delivery.status === 'delivered' ? {} : { error: `delivery ${delivery.status}` }),
+      details: { trainMs, requests, endpointMs, delivered: delivery.delivered, changed: delivery.changed, deliverMs },
+    };
+  },
 };
+
+/** How long, and with how many clients at once, the model endpoint is measured. */
+const ENDPOINT_SECONDS = 5;
+const ENDPOINT_CLIENTS = 8;
 
 function stringArg(args: Record<string, unknown>, name: string): string {
   const value = args[name];

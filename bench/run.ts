@@ -19,7 +19,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { generateTraffic, type GenerationReport } from '../generator/generate';
-import { FsObjectStore } from '../tasks/adapters/local/fs-object-store';
+import { createLocalPorts } from '../tasks/runtime/local-ports';
 import { readWorkflowDescriptor } from '../tasks/runtime/workflow-definitions';
 import { addHours } from '../tasks/shared/hours';
 import { count, mib, percent, ratio, seconds, table } from './format';
@@ -87,6 +87,8 @@ async function main(): Promise<void> {
         : await measure(`aggregate suite over raw JSON, ${label}`, () => spawnJob('raw-json-aggregates', { ...input, lake: lake.dir, out: rawSuiteOut(lake) }));
       aggregateSuites.push({ label, hourly, raw });
     }
+    // Last, as it changes the late lake: it trains and publishes a model there and applies prices.
+    const pricing = await measure(`pricing branch, ${percentOf(late.late)} late`, () => spawnJob('pricing', { lake: late.dir }));
     const baselinePartitions = await countPartitions(baselineOut);
 
     console.log('\n== measured jobs (each alone in a child process; seconds = the job, not process start) ==');
@@ -136,7 +138,8 @@ async function main(): Promise<void> {
       { label: 'late', result: hourlyLate },
       { label: 'no late', result: hourlyNoLate },
     ]);
-    if (![...results, ...aggregateSuites.map((suite) => suite.raw)].every((result) => result?.ok ?? true)) process.exitCode = 1;
+    printPricing(pricing);
+    if (![...results, pricing, ...aggregateSuites.map((suite) => suite.raw)].every((result) => result?.ok ?? true)) process.exitCode = 1;
   } finally {
     if (options.keep) {
       console.log(`\nkept: ${workDirs.join(', ')}`);
@@ -170,10 +173,13 @@ function printHeader(options: BenchOptions, root: string, rate: number): void {
 async function generate(lake: Lake, options: BenchOptions, rate: number): Promise<void> {
   process.stderr.write(`generating the ${lake.name} lake …\n`);
   await fs.mkdir(lake.dir, { recursive: true });
-  const store = new FsObjectStore(lake.dir);
+  // The products and orders also go to the lake's tables, as `lakehouse generate` does, so that the
+  // hourly run's signals step has a catalog to join and the pricing job a stream to deliver.
+  const { store, tables } = createLocalPorts(lake.dir);
   const started = performance.now();
   lake.generation = await generateTraffic({
     store,
+    tables,
     from: options.hour,
     to: addHours(options.hour, 1),
     rate,
@@ -286,6 +292,42 @@ function printAggregateSuites(suites: readonly AggregateSuite[]): void {
     "(jobs: (query, period) pairs, one CSV each, as the step planned them from its input; periods: event hours and days among them; curated s: the state in the hourly run; " +
       'raw JSON s: the step run again alone in its own process with the same input, through an engine whose every job reads every raw object of the lake, broken lines skipped, no dedup, no geolocation)',
   );
+}
+
+/** What the pricing job reports. */
+interface PricingDetails {
+  readonly trainMs?: number;
+  readonly requests?: number;
+  readonly endpointMs?: number;
+  readonly delivered?: number;
+  readonly changed?: number;
+  readonly deliverMs?: number;
+  /** Why the job measured nothing: a lake too small to train the model on. */
+  readonly skipped?: string;
+}
+
+function printPricing(result: SpawnedMeasurement): void {
+  const details = (result.details ?? {}) as PricingDetails;
+  const perSecond = (n: number | undefined, ms: number | undefined) => count(Math.round((n ?? Number.NaN) / ((ms ?? Number.NaN) / 1000)));
+  console.log('\n== pricing branch, on the late lake after its hourly run ==');
+  if (details.skipped !== undefined) {
+    console.log(`skipped: ${details.skipped}`);
+    return;
+  }
+  console.log(
+    table(
+      ['measure', 'value'],
+      [
+        ['model training, s', seconds(details.trainMs)],
+        ['endpoint requests (1 instance each, 8 clients)', count(details.requests)],
+        ['endpoint requests/s', perSecond(details.requests, details.endpointMs)],
+        ['stream records delivered to the consumer', count(details.delivered)],
+        ['consumer records/s (model call, guardrails, conditional price write, audit)', perSecond(details.delivered, details.deliverMs)],
+        ['prices changed', count(details.changed)],
+      ],
+    ),
+  );
+  if (!result.ok) console.log(`FAILED: ${result.error ?? ''}`);
 }
 
 function printMergeDetails(runs: readonly { label: string; result: SpawnedMeasurement }[]): void {
