@@ -1,9 +1,8 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { timestampValue } from '@duckdb/node-api';
+import { computeAggregateResult, createUsersView } from '../tasks/adapters/local/duckdb-aggregate-engine';
 import { DuckDbQueryEngine, sqlString } from '../tasks/adapters/local/duckdb-query-engine';
-import { parametersOf, querySql, statementOf } from '../tasks/aggregate/queries';
-import { USERS_DIMENSION_KEY } from '../tasks/curated/layout';
+import { FsObjectStore } from '../tasks/adapters/local/fs-object-store';
 import type { AggregateEngine, AggregateSession, AggregateUnload } from '../tasks/ports/aggregate-engine';
 import { rawEventsSql } from './raw-events';
 
@@ -44,15 +43,7 @@ export class RawJsonAggregateEngine implements AggregateEngine {
     // The step's DuckDB settings (DuckDbAggregateEngine's defaults): one thread per core, 1 GB.
     const engine = await DuckDbQueryEngine.open({ memoryLimit: '1GB', tempDirectory: path.join(out, 'spill') });
     try {
-      // As the step's users dimension: one row per user, whatever the file repeats.
-      await engine.run(
-        [
-          'CREATE TEMP TABLE users AS',
-          'SELECT CAST(user_id AS VARCHAR) AS user_id, max(CAST(segment AS VARCHAR)) AS segment',
-          `FROM read_json(${sqlString(path.join(lake, USERS_DIMENSION_KEY))}, format = 'newline_delimited', columns = {'user_id': 'VARCHAR', 'segment': 'VARCHAR'})`,
-          'GROUP BY 1',
-        ].join('\n'),
-      );
+      await createUsersView(engine, new FsObjectStore(lake));
       await engine.run(`CREATE VIEW events AS SELECT *, CAST(NULL AS VARCHAR) AS country, CAST(NULL AS VARCHAR) AS region FROM (${rawEventsSql(lake)})`);
     } catch (error) {
       await engine.close();
@@ -65,14 +56,7 @@ export class RawJsonAggregateEngine implements AggregateEngine {
   }
 
   private async unload(engine: DuckDbQueryEngine, job: AggregateUnload): Promise<string[]> {
-    const sql = querySql(job.query);
-    const bound = Object.fromEntries(
-      parametersOf(sql, job.query).map((name) => {
-        const value = job.parameters[name];
-        return [name, typeof value === 'number' ? value : timestampValue(BigInt(value.getTime()) * 1000n)];
-      }),
-    );
-    await engine.connection.run(`CREATE OR REPLACE TEMP TABLE aggregate_result AS ${statementOf(sql)}`, bound);
+    await computeAggregateResult(engine, job);
     for (const { key, format } of job.outputs) {
       const file = path.join(this.props.out, key);
       await fs.mkdir(path.dirname(file), { recursive: true });

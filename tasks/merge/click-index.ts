@@ -124,7 +124,7 @@ export function clickIndexChanges(current: CatalogSnapshot, written: ReadonlyMap
 }
 
 /** The hash of a fixed text under today's engine, recorded with every index file it writes. */
-export async function currentHashCheck(db: DuckDBConnection): Promise<string> {
+async function currentHashCheck(db: DuckDBConnection): Promise<string> {
   return String((await db.runAndReadAll(`SELECT hash(${sqlString(HASH_PROBE)})`)).getRows()[0]?.[0]);
 }
 

@@ -63,10 +63,8 @@ class DuckDbAggregateSession implements AggregateSession {
   ) {}
 
   async unload(job: AggregateUnload): Promise<string[]> {
-    const sql = querySql(job.query);
     await this.loadEvents(job.reads.start.getTime(), job.reads.end.getTime());
-    const bound = Object.fromEntries(parametersOf(sql, job.query).map((name) => [name, duckDbValueOf(job.parameters[name])]));
-    await this.engine.connection.run(`CREATE OR REPLACE TEMP TABLE aggregate_result AS ${statementOf(sql)}`, bound);
+    await computeAggregateResult(this.engine, job);
     for (const { key, format } of job.outputs) {
       if (format === 'csv') {
         await this.store.put(key, await resultAsCsv(this.engine));
@@ -90,6 +88,7 @@ class DuckDbAggregateSession implements AggregateSession {
    */
   private async loadEvents(startMs: number, endMs: number): Promise<void> {
     const window = `${startMs}/${endMs}`;
+    if (window === this.window && this.inMemory) return;
     const snapshot = windowSnapshot(this.snapshot, startMs, endMs);
     if (window !== this.window) {
       this.window = undefined;
@@ -98,7 +97,6 @@ class DuckDbAggregateSession implements AggregateSession {
       this.inMemory = false;
       return;
     }
-    if (this.inMemory) return;
     const files = Object.values(snapshot.tables[EVENTS_TABLE]?.partitions ?? {}).flatMap((partition) => partition.files);
     if (files.reduce((sum, file) => sum + (file.records ?? Number.POSITIVE_INFINITY), 0) > MAX_WINDOW_ROWS_IN_MEMORY) return;
     this.window = undefined;
@@ -131,7 +129,14 @@ function windowSnapshot(snapshot: CatalogSnapshot, startMs: number, endMs: numbe
 }
 
 /** The view `users` (user_id, segment) over the users dimension; empty when there is none. */
-async function createUsersView(engine: DuckDbQueryEngine, store: ObjectStore): Promise<void> {
+/** The temp table `aggregate_result`: the job's query over the relations `events` and `users`, its parameters bound by name. */
+export async function computeAggregateResult(engine: DuckDbQueryEngine, job: Pick<AggregateUnload, 'query' | 'parameters'>): Promise<void> {
+  const sql = querySql(job.query);
+  const bound = Object.fromEntries(parametersOf(sql, job.query).map((name) => [name, duckDbValueOf(job.parameters[name])]));
+  await engine.connection.run(`CREATE OR REPLACE TEMP TABLE aggregate_result AS ${statementOf(sql)}`, bound);
+}
+
+export async function createUsersView(engine: DuckDbQueryEngine, store: ObjectStore): Promise<void> {
   if (!(await store.exists(USERS_DIMENSION_KEY))) {
     await engine.run('CREATE OR REPLACE TEMP VIEW users AS SELECT CAST(NULL AS VARCHAR) AS user_id, CAST(NULL AS VARCHAR) AS segment WHERE false');
     return;
