@@ -1,4 +1,6 @@
 import * as path from 'node:path';
+import { DEFAULT_GUARDRAILS } from '../../tasks/pricing/guardrails';
+import { openLocalRuntime } from '../../tasks/runtime/local-runtime';
 import { lakehouse, tempDir } from './run-cli';
 
 function idsIn(text: string, workflow: string): string[] {
@@ -79,7 +81,7 @@ describe('lakehouse schedule --once', () => {
 });
 
 describe('lakehouse demo', () => {
-  it('generates a day, backfills it and prints a summary', () => {
+  it('generates a day, backfills it, trains the price model, applies its prices within the guardrails and prints a summary', async () => {
     const lake = path.join(tempDir('demo'), 'lake');
     const demo = lakehouse(['demo', '--lake', lake, '--rate', '0.2']);
     expect(demo.status).toBe(0);
@@ -88,7 +90,31 @@ describe('lakehouse demo', () => {
     const number = (label: string) => Number((new RegExp(`${label}:\\s+([\\d,]+)`).exec(demo.stdout)?.[1] ?? 'NaN').replaceAll(',', ''));
     expect(number('accepted') + number('rejected') + number('duplicates')).toBe(number('events read'));
     expect(number('accepted')).toBeGreaterThan(0);
-    expect(demo.stdout).toMatch(/^price adjustments: none: no price model is trained, so [\d,]+ price signal\(s\) wait in the stream/m);
+    const model = /^model (\S+): trained on event hours/m.exec(demo.stdout)?.[1];
+    expect(model).toBeDefined();
+    const adjustments = /^price adjustments: ([\d,]+) price\(s\) changed, ([\d,]+) signal\(s\) held the price/m.exec(demo.stdout);
+    expect(Number(adjustments?.[1].replaceAll(',', ''))).toBeGreaterThan(0);
+
+    // Every change the trained model made is within the guardrails and explained by its audit row.
+    const { products, history } = (await openLocalRuntime(lake).pricing.readPrices())!;
+    const changes = history.filter((row) => row.decision === 'changed');
+    expect(changes).toHaveLength(Number(adjustments?.[1].replaceAll(',', '')));
+    const productOf = new Map(products.map((product) => [product.product_id, product]));
+    for (const change of changes) {
+      const product = productOf.get(change.product_id)!;
+      expect(change.model_version).toBe(model);
+      expect(Math.abs(change.new_price / change.old_price - 1)).toBeLessThanOrEqual(DEFAULT_GUARDRAILS.maxChangeFraction + 1e-9);
+      expect(change.new_price).toBeGreaterThanOrEqual(Math.max(product.floor_price, product.cost * (1 + DEFAULT_GUARDRAILS.minMarginFraction)) - 1e-9);
+      expect(change.new_price).toBeLessThanOrEqual(product.ceiling_price);
+      expect(change.reason).toMatch(/^(raised|lowered) \d+\.\d\d -> \d+\.\d\d: /);
+    }
+    for (const product of products) {
+      const own = changes.filter((change) => change.product_id === product.product_id).sort((a, b) => a.event_hour.localeCompare(b.event_hour));
+      expect(product.current_price).toBe(own.at(-1)?.new_price ?? product.base_price);
+    }
+    const prices = lakehouse(['prices', '--lake', lake, '--limit', '3']);
+    expect(prices.status).toBe(0);
+    expect(prices.stdout).toMatch(/(raised|lowered) \d+\.\d\d -> \d+\.\d\d/);
     const list = lakehouse(['executions', '--lake', lake, '--limit', '100']).stdout;
     expect(idsIn(list, 'hourly')).toHaveLength(24);
     expect(idsIn(list, 'backfill')).toHaveLength(1);
