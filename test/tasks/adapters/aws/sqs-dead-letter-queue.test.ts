@@ -1,8 +1,8 @@
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
-import { TransientStorageError } from '../../tasks/ports/errors';
-import { SqsDeadLetterQueue } from '../../tasks/pricing/sqs-dead-letter-queue';
-import type { DeadLetter } from '../../tasks/ports/dead-letter-queue';
+import { TransientStorageError } from '../../../../tasks/ports/errors';
+import { SqsDeadLetterQueue } from '../../../../tasks/adapters/aws/sqs-dead-letter-queue';
+import type { DeadLetter } from '../../../../tasks/ports/dead-letter-queue';
 
 const sqs = mockClient(SQSClient);
 const QUEUE_URL = 'https://sqs.eu-west-1.amazonaws.com/123456789012/lakehouse-price-signals-dlq';

@@ -1,6 +1,6 @@
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { DeadLetter, DeadLetterQueue } from '../ports/dead-letter-queue';
-import { TransientStorageError } from '../ports/errors';
+import type { DeadLetter, DeadLetterQueue } from '../../ports/dead-letter-queue';
+import { TransientStorageError } from '../../ports/errors';
 
 export interface SqsDeadLetterQueueProps {
   /** The SQS client, built by the caller (region, credentials, retries). */
