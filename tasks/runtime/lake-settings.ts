@@ -44,13 +44,21 @@ export function readLakeSettings(lake: string): LakeSettings {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { aggregate: {}, compaction: {}, vacuum: {} };
     throw error;
   }
+  return parseLakeSettings(text, `lake settings ${file}`);
+}
+
+/**
+ * Lake settings from their JSON text (a `lakehouse.json`, or a Lambda's LAKE_SETTINGS variable);
+ * `source` names it in errors.
+ */
+export function parseLakeSettings(text: string, source: string): LakeSettings {
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (error) {
-    throw new InvalidInputError(`invalid lake settings ${file}: not JSON (${(error as Error).message})`, { cause: error });
+    throw new InvalidInputError(`invalid ${source}: not JSON (${(error as Error).message})`, { cause: error });
   }
   const parsed = lakeSettingsSchema.safeParse(json);
-  if (!parsed.success) throw new InvalidInputError(`invalid lake settings ${file}: ${describeIssues(parsed.error)}`);
+  if (!parsed.success) throw new InvalidInputError(`invalid ${source}: ${describeIssues(parsed.error)}`);
   return { aggregate: parsed.data.aggregate ?? {}, compaction: parsed.data.compaction ?? {}, vacuum: parsed.data.vacuum ?? {} };
 }
