@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { prepareDuckDbFor } from '../adapters/duckdb-store-access';
 import { sqlIdentifier, sqlString } from '../adapters/local/duckdb-query-engine';
 import type { Catalog, CatalogChange, CatalogSnapshot, CommitRecord, CommitToken, DataFile, PartitionState } from '../ports/catalog';
 import { CommitConflictError, InvalidInputError } from '../ports/errors';
@@ -306,6 +307,7 @@ class PartitionWriter {
           },
         };
       }
+      await prepareDuckDbFor(this.ports.store, this.engine.connection);
     }
     return this.engine.connection;
   }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { prepareDuckDbFor } from '../adapters/duckdb-store-access';
 import { sqlString } from '../adapters/local/duckdb-query-engine';
 import type { Catalog, CatalogChange, CatalogSnapshot, CommitRecord, DataFile, PartitionState } from '../ports/catalog';
 import { CommitConflictError } from '../ports/errors';
@@ -137,6 +138,7 @@ async function mergeOnce(input: MergeInput, ports: MergePorts, settings: MergeSe
   const instance = await DuckDBInstance.create(':memory:', { memory_limit: settings.duckdbMemoryLimit, temp_directory: path.join(store.scratchDir, `duckdb-${randomUUID()}`) });
   const db = await instance.connect();
   try {
+    await prepareDuckDbFor(store, db);
     const notes: string[] = [];
     await loadCandidates(db, staged);
     const duplicatesInRun = staged.valid - (await count(db, 'SELECT count(*) FROM candidates'));

@@ -26,4 +26,9 @@ export interface ObjectStore {
   exists(key: string): Promise<boolean>;
   /** Where a query engine reads `key` from: a local path, or an `s3://` URL. */
   locate(key: string): string;
+  /**
+   * The statements a DuckDB database runs before it reads what `locate` gives: for S3, the httpfs
+   * extension and credentials. Absent where DuckDB reads the locations as they are (local paths).
+   */
+  duckdbSetup?(): readonly string[];
 }
