@@ -1,23 +1,33 @@
 import type { Command } from 'commander';
 import type { ExecutionRecord } from '../../tasks/runtime/execution-store';
 import { openLocalRuntime } from '../../tasks/runtime/local-runtime';
-import { action, addLakeOption, CliError, existingLake } from '../command-helpers';
+import { addAwsOptions, AwsWorkflows, awsMode, parseStatus, type AwsCliDependencies, type AwsOptions } from '../aws-workflows';
+import { action, addLakeOption, CliError, existingLake, parsePositiveInteger } from '../command-helpers';
 import { hourlyProgress } from '../progress';
 import { formatDuration, renderTable } from '../render';
 import { deliverPriceSignals, renderPricingSummary } from '../summary';
 
-export function registerExecutions(program: Command): void {
-  const executions = addLakeOption(
-    program.command('executions').description('list the workflow executions recorded in the lake, newest first'),
+export function registerExecutions(program: Command, aws: AwsCliDependencies = {}): void {
+  const executions = addAwsOptions(
+    addLakeOption(program.command('executions').description('list the workflow executions recorded in the lake (or with --aws, of a Step Functions state machine), newest first')),
+    'the ARN of the state machine whose executions to list',
   )
     .option('--limit <n>', 'show at most this many', '50')
+    .option('--status <status>', 'only executions with this status (RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, PENDING_REDRIVE)')
     .action(
-      action('executions', async (options: { lake: string; limit: string }) => {
+      action('executions', async (options: { lake: string; limit: string; status?: string } & AwsOptions) => {
+        const limit = parsePositiveInteger(options.limit, '--limit');
+        const status = options.status === undefined ? undefined : parseStatus(options.status);
+        const onAws = awsMode(options, true);
+        if (onAws) {
+          await new AwsWorkflows(onAws.region, aws).list(onAws.stateMachineArn, { limit, ...(status === undefined ? {} : { status }) });
+          return;
+        }
         const lake = await existingLake(options.lake);
-        const records = await openLocalRuntime(lake).executions.list();
-        const shown = records.slice(0, Number(options.limit) || 50);
+        const records = (await openLocalRuntime(lake).executions.list()).filter((record) => status === undefined || record.status === status);
+        const shown = records.slice(0, limit);
         if (shown.length === 0) {
-          process.stdout.write('no executions yet\n');
+          process.stdout.write(status === undefined ? 'no executions yet\n' : `no ${status} executions\n`);
           return;
         }
         const rows = shown.map((record) => [
@@ -33,16 +43,30 @@ export function registerExecutions(program: Command): void {
       }),
     );
 
-  addLakeOption(executions.command('show <id>').description('show one execution: input, output or error, and every state with its timing')).action(
-    action('executions show', async (id: string, options: { lake: string }) => {
+  addAwsOptions(
+    addLakeOption(executions.command('show <id>').description('show one execution: input, output or error, and every state with its timing (with --aws, <id> is an execution ARN)')),
+  ).action(
+    action('executions show', async (id: string, options: { lake: string } & AwsOptions) => {
+      const onAws = awsMode(options, false);
+      if (onAws) {
+        await new AwsWorkflows(onAws.region, aws).show(id);
+        return;
+      }
       const lake = await existingLake(options.lake);
       const record = await openLocalRuntime(lake).executions.get(id);
       process.stdout.write(`${describeExecution(record, { states: true })}\n`);
     }),
   );
 
-  addLakeOption(program.command('rerun <id>').description('start a new execution of the same workflow with the same input')).action(
-    action('rerun', async (id: string, options: { lake: string }) => {
+  addAwsOptions(
+    addLakeOption(program.command('rerun <id>').description('start a new execution of the same workflow with the same input (with --aws, <id> is an execution ARN), and follow it')),
+  ).action(
+    action('rerun', async (id: string, options: { lake: string } & AwsOptions) => {
+      const onAws = awsMode(options, false);
+      if (onAws) {
+        await new AwsWorkflows(onAws.region, aws).rerun(id);
+        return;
+      }
       const lake = await existingLake(options.lake);
       const runtime = openLocalRuntime(lake, { onEvent: hourlyProgress(await expectedHours(lake, id)) });
       const record = await runtime.runner.rerun(id);
