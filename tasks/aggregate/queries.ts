@@ -50,7 +50,7 @@ export type QueryParameter = (typeof QUERY_PARAMETERS)[number];
 export type QueryParameterValues = Readonly<Record<QueryParameter, Date | number>>;
 
 /** The SQL of `name` for `engine` (`queries/<name>.<engine>.sql` where the dialects differ, else `queries/<name>.sql`). */
-export function querySql(name: string, engine: 'duckdb' | 'postgres' | 'redshift' = 'duckdb'): string {
+export function querySql(name: string, engine: 'duckdb' | 'postgres' | 'redshift' | 'athena' = 'duckdb'): string {
   if (!AGGREGATE_QUERY_NAMES.includes(name)) throw new Error(`unknown aggregate query "${name}"; expected one of ${AGGREGATE_QUERY_NAMES.join(', ')}`);
   for (const file of [`${name}.${engine}.sql`, `${name}.sql`]) {
     try {

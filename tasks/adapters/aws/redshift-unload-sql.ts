@@ -5,7 +5,7 @@
  */
 import { parametersOf, QUERY_PARAMETERS, querySql, statementOf, type QueryParameter, type QueryParameterValues } from '../../aggregate/queries';
 import { InvalidInputError } from '../../ports/errors';
-import { formatHour, HOUR_IN_MS } from '../../shared/hours';
+import { bindLakeRelations } from './lake-relations-sql';
 
 /**
  * The query `name` as Redshift runs it: `querySql(name, 'redshift')`, each `$name` replaced by a
@@ -67,33 +67,12 @@ function literalOf(value: Date | number, parameter: string): string {
 }
 
 /**
- * Binds `events` and `users` by import CTEs placed first in the query's WITH clause, over the tables
- * of the external schema. Redshift cannot find external tables through search_path ("Search paths
- * aren't supported with external schemas and external tables. External tables must be explicitly
- * qualified by an external schema": the search_path reference), and this keeps the query text as
- * written, the same for every engine.
+ * `events` and `users` over the tables of the external schema. Redshift cannot find external tables
+ * through search_path ("Search paths aren't supported with external schemas and external tables.
+ * External tables must be explicitly qualified by an external schema": the search_path reference).
  */
 function withExternalRelations(sql: string, name: string, externalSchema: string, reads: { readonly start: Date; readonly end: Date }): string {
   checkExternalSchema(externalSchema);
-  const opening = /^(?:\s*--[^\n]*\n)*\s*with\s/i.exec(sql);
-  if (!opening) throw new Error(`aggregate query ${name} does not open with a WITH clause (after its header comments), so its relations cannot be bound`);
   const schema = `"${externalSchema}"`;
-  const relations = [
-    `events as (select * from ${schema}.events where ${partitionFilter(reads)})`,
-    // One row per user whatever the dimension file repeats, as the local engine's users view has it.
-    `users as (select user_id, max(segment) as segment from ${schema}.users group by user_id)`,
-  ];
-  return `${opening[0]}${relations.join(',\n')},\n${sql.slice(opening[0].length)}`;
-}
-
-/**
- * The `dt`/`hr` partitions of the hours that [start, end) overlaps, as a predicate on the partition
- * columns alone: Spectrum then lists only those partitions instead of scanning the table. The query's
- * own `event_time` filter still says which rows count.
- */
-function partitionFilter({ start, end }: { readonly start: Date; readonly end: Date }): string {
-  const first = formatHour(start.getTime() - (start.getTime() % HOUR_IN_MS));
-  const last = formatHour(Math.ceil(end.getTime() / HOUR_IN_MS) * HOUR_IN_MS - HOUR_IN_MS);
-  const [firstDay, firstHour, lastDay, lastHour] = [first.slice(0, 10), first.slice(11, 13), last.slice(0, 10), last.slice(11, 13)];
-  return `dt >= '${firstDay}' and dt <= '${lastDay}' and (dt > '${firstDay}' or hr >= '${firstHour}') and (dt < '${lastDay}' or hr <= '${lastHour}')`;
+  return bindLakeRelations(sql, name, { events: `${schema}.events`, users: `${schema}.users` }, reads);
 }
