@@ -229,7 +229,7 @@ beforeAll(async () => {
   mainLake = path.join(root, 'crash');
   await fs.cp(template, mainLake, { recursive: true });
   timings.referenceMs = Date.now() - started;
-}, 60_000);
+}, 180_000);
 
 afterAll(async () => {
   killLeftoverChildren();
