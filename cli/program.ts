@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import type { AwsCliDependencies } from './aws-workflows';
 import { registerBackfill } from './commands/backfill';
+import { registerConsole } from './commands/console';
 import { registerDemo } from './commands/demo';
 import { registerExecutions } from './commands/executions';
 import { registerGenerate } from './commands/generate';
@@ -46,6 +47,7 @@ export function createProgram(deps: CliDependencies = {}, options: { readonly ex
   registerPrices(program);
   registerDemo(program);
   registerTrainModel(program);
+  registerConsole(program);
   return program;
 }
 
