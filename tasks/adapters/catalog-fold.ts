@@ -168,6 +168,39 @@ export async function foldCommits(
   return pending.length > 0 ? applyCommits(state, pending) : state;
 }
 
+/**
+ * A catalog's folded state, kept in memory and brought up to date one fold at a time: what both
+ * catalogs share. `commitsAfter` reads the commits after a version, in version order, from wherever
+ * the catalog keeps them.
+ */
+export class FoldedCommitLog {
+  private state: FoldedState | undefined;
+  private lock: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly commitsAfter: (afterVersion: number) => AsyncIterable<CommitRecord>,
+    private readonly checkpoints: CatalogCheckpoints,
+    private readonly checkpointInterval: number,
+  ) {}
+
+  /** Folds the commits made since the last call (or since the newest checkpoint). */
+  refresh(): Promise<FoldedState> {
+    const run = this.lock.then(async () => {
+      const state = this.state ?? (await this.checkpoints.loadNewest()) ?? emptyState();
+      this.state = await foldCommits(state, this.commitsAfter(state.snapshot.version), this.checkpointInterval, this.checkpoints);
+      return this.state;
+    });
+    this.lock = run.catch(() => undefined);
+    return run;
+  }
+
+  async history(afterVersion = 0): Promise<CommitRecord[]> {
+    const records: CommitRecord[] = [];
+    for await (const record of this.commitsAfter(afterVersion)) records.push(record);
+    return records;
+  }
+}
+
 interface TableDraft {
   columns: readonly Column[];
   partitions: Record<string, PartitionState>;

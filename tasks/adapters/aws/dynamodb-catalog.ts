@@ -13,9 +13,8 @@ import {
   conflictError,
   CorruptCatalogError,
   decodeCommitRecord,
-  emptyState,
   encodeCommitRecord,
-  foldCommits,
+  FoldedCommitLog,
   tokenKey,
   validateCommit,
   type FoldedState,
@@ -92,23 +91,19 @@ const names = { '#pk': CATALOG_TABLE_KEY.partitionKey.name, '#v': CATALOG_TABLE_
  */
 export class DynamoDbCatalog implements Catalog {
   private readonly prefix: string;
-  private readonly checkpointInterval: number;
   private readonly now: () => Date;
   private readonly glueLeaseMs: number;
-  private readonly checkpoints: CatalogCheckpoints;
-  private state: FoldedState | undefined;
-  private lock: Promise<unknown> = Promise.resolve();
+  private readonly log: FoldedCommitLog;
 
   constructor(private readonly props: DynamoDbCatalogProps) {
     if (props.tableName === '') throw new InvalidInputError('invalid catalog table name "": expected the name of a table keyed as CATALOG_TABLE_KEY says');
     this.prefix = props.prefix ?? '_catalog/';
-    this.checkpointInterval = checkCheckpointInterval(props.checkpointInterval ?? 50);
     this.now = props.now ?? (() => new Date());
     this.glueLeaseMs = props.glueLeaseMs ?? 900_000;
     if (props.pageSize !== undefined && (!Number.isInteger(props.pageSize) || props.pageSize < 1)) {
       throw new InvalidInputError(`invalid pageSize ${props.pageSize}: expected a positive integer`);
     }
-    this.checkpoints = new CatalogCheckpoints(props.store, this.prefix);
+    this.log = new FoldedCommitLog((after) => this.commitsAfter(after), new CatalogCheckpoints(props.store, this.prefix), checkCheckpointInterval(props.checkpointInterval ?? 50));
   }
 
   async snapshot(): Promise<CatalogSnapshot> {
@@ -153,21 +148,12 @@ export class DynamoDbCatalog implements Catalog {
     return record;
   }
 
-  async history(afterVersion = 0): Promise<CommitRecord[]> {
-    const records: CommitRecord[] = [];
-    for await (const record of this.commitsAfter(afterVersion)) records.push(record);
-    return records;
+  history(afterVersion = 0): Promise<CommitRecord[]> {
+    return this.log.history(afterVersion);
   }
 
-  /** Folds the commits made since the last call (or since the newest checkpoint); one fold at a time per instance. */
   private refresh(): Promise<FoldedState> {
-    const run = this.lock.then(async () => {
-      const state = this.state ?? (await this.checkpoints.loadNewest()) ?? emptyState();
-      this.state = await foldCommits(state, this.commitsAfter(state.snapshot.version), this.checkpointInterval, this.checkpoints);
-      return this.state;
-    });
-    this.lock = run.catch(() => undefined);
-    return run;
+    return this.log.refresh();
   }
 
   /** The commits after `afterVersion` in version order, a Query page at a time. */

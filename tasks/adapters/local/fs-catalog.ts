@@ -7,9 +7,8 @@ import {
   checkCheckpointInterval,
   conflictError,
   decodeCommitRecord,
-  emptyState,
   encodeCommitRecord,
-  foldCommits,
+  FoldedCommitLog,
   tokenKey,
   validateCommit,
   type FoldedState,
@@ -37,20 +36,16 @@ export interface FsCatalogOptions {
  * shared with DynamoDbCatalog (catalog-fold.ts).
  */
 export class FsCatalog implements Catalog {
-  private readonly checkpointInterval: number;
   private readonly now: () => Date;
-  private readonly checkpoints: CatalogCheckpoints;
-  private state: FoldedState | undefined;
-  private lock: Promise<unknown> = Promise.resolve();
+  private readonly log: FoldedCommitLog;
 
   constructor(
     private readonly store: ObjectStore,
     private readonly prefix = '_catalog/',
     options: FsCatalogOptions = {},
   ) {
-    this.checkpointInterval = checkCheckpointInterval(options.checkpointInterval ?? 50);
     this.now = options.now ?? (() => new Date());
-    this.checkpoints = new CatalogCheckpoints(store, prefix);
+    this.log = new FoldedCommitLog((after) => this.commitsAfter(after), new CatalogCheckpoints(store, prefix), checkCheckpointInterval(options.checkpointInterval ?? 50));
   }
 
   async snapshot(): Promise<CatalogSnapshot> {
@@ -79,21 +74,12 @@ export class FsCatalog implements Catalog {
     return version === undefined ? undefined : this.readCommit(version);
   }
 
-  async history(afterVersion = 0): Promise<CommitRecord[]> {
-    const records: CommitRecord[] = [];
-    for await (const record of this.commitsAfter(afterVersion)) records.push(record);
-    return records;
+  history(afterVersion = 0): Promise<CommitRecord[]> {
+    return this.log.history(afterVersion);
   }
 
-  /** Folds the commits made since the last call (or since the newest checkpoint); one fold at a time per instance. */
   private refresh(): Promise<FoldedState> {
-    const run = this.lock.then(async () => {
-      const state = this.state ?? (await this.checkpoints.loadNewest()) ?? emptyState();
-      this.state = await foldCommits(state, this.commitsAfter(state.snapshot.version), this.checkpointInterval, this.checkpoints);
-      return this.state;
-    });
-    this.lock = run.catch(() => undefined);
-    return run;
+    return this.log.refresh();
   }
 
   /** The commits after `afterVersion`, up to the first version not created yet. */
