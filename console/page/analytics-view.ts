@@ -1,6 +1,6 @@
 import type { AnalyticsData, HourRange } from '../api-types';
 import { getJson } from './api';
-import { draw, escapeHtml, PALETTE } from './charts';
+import { draw, escapeHtml, PALETTE, type ChartOption } from './charts';
 import { h, replace, table } from './dom';
 import { count, countryName, money, signedPercent, utc } from './format';
 import { card, hourLabel, setState, showBanner, tiles, type View, type ViewContext } from './shell';
@@ -8,6 +8,7 @@ import { mapNameOf, registerWorldMap, WORLD_MAP } from './world-map';
 
 /** Time-axis labels by level (the axis is in UTC): a day boundary shows the date, the hours their time. */
 const TIME_LABELS = { year: '{yyyy}', month: '{MMM} {yyyy}', day: '{MMM} {d}', hour: '{HH}:{mm}', minute: '{HH}:{mm}', second: '{HH}:{mm}:{ss}' };
+const TIME_AXIS = { type: 'time', axisLabel: { hideOverlap: true, formatter: TIME_LABELS } };
 
 const GEO_CREDIT = 'IP geolocation by DB-IP (db-ip.com, CC BY 4.0)';
 
@@ -103,39 +104,14 @@ export class AnalyticsView implements View {
   }
 
   private drawCharts(data: AnalyticsData): void {
-    const grid = { left: 56, right: 56, top: 40, bottom: 60 };
-    const timeAxis = { type: 'time', axisLabel: { hideOverlap: true, formatter: TIME_LABELS } };
-    const zoom = [{ type: 'inside' }, { type: 'slider', height: 18, bottom: 8 }];
-    draw('chart-per-hour', {
-      tooltip: { trigger: 'axis' },
-      legend: { top: 0 },
-      grid,
-      dataZoom: zoom,
-      xAxis: timeAxis,
-      yAxis: [
-        { type: 'value', name: 'events', splitLine: { lineStyle: { color: '#eef1f5' } } },
-        { type: 'value', name: 'users', splitLine: { show: false } },
-      ],
-      series: [
-        { name: 'events', type: 'bar', barMaxWidth: 16, data: data.perHour.map((row) => [row.time, row.events]) },
-        { name: 'active users', type: 'line', yAxisIndex: 1, showSymbol: false, smooth: false, data: data.perHour.map((row) => [row.time, row.users]) },
-      ],
-    });
-    draw('chart-per-minute', {
-      tooltip: { trigger: 'axis' },
-      legend: { top: 0 },
-      grid,
-      dataZoom: zoom,
-      xAxis: timeAxis,
-      yAxis: [
-        { type: 'value', name: 'events', splitLine: { lineStyle: { color: '#eef1f5' } } },
-        { type: 'value', name: 'users', splitLine: { show: false } },
-      ],
-      series: [
-        { name: 'events', type: 'line', showSymbol: false, sampling: 'lttb', lineStyle: { width: 1.5 }, data: data.perMinute.map((row) => [row.time, row.events]) },
-        { name: 'active users', type: 'line', yAxisIndex: 1, showSymbol: false, sampling: 'lttb', lineStyle: { width: 1.5 }, data: data.perMinute.map((row) => [row.time, row.users]) },
-      ],
-    });
+    draw('chart-per-hour', overTime(['events', 'users'], [
+      { name: 'events', type: 'bar', barMaxWidth: 16, data: data.perHour.map((row) => [row.time, row.events]) },
+      { name: 'active users', type: 'line', yAxisIndex: 1, showSymbol: false, smooth: false, data: data.perHour.map((row) => [row.time, row.users]) },
+    ]));
+    draw('chart-per-minute', overTime(['events', 'users'], [
+      { name: 'events', type: 'line', showSymbol: false, sampling: 'lttb', lineStyle: { width: 1.5 }, data: data.perMinute.map((row) => [row.time, row.events]) },
+      { name: 'active users', type: 'line', yAxisIndex: 1, showSymbol: false, sampling: 'lttb', lineStyle: { width: 1.5 }, data: data.perMinute.map((row) => [row.time, row.users]) },
+    ]));
     draw('chart-event-mix', {
       tooltip: { trigger: 'item', valueFormatter: (value: number) => count(value) },
       legend: { bottom: 0, type: 'scroll' },
@@ -171,21 +147,10 @@ export class AnalyticsView implements View {
         },
       ],
     });
-    draw('chart-sessions', {
-      tooltip: { trigger: 'axis' },
-      legend: { top: 0 },
-      grid,
-      dataZoom: zoom,
-      xAxis: timeAxis,
-      yAxis: [
-        { type: 'value', name: 'sessions', splitLine: { lineStyle: { color: '#eef1f5' } } },
-        { type: 'value', name: 'seconds', splitLine: { show: false } },
-      ],
-      series: [
-        { name: 'sessions', type: 'bar', barMaxWidth: 16, data: data.sessions.map((row) => [row.hour, row.sessions]) },
-        { name: 'mean length (s)', type: 'line', yAxisIndex: 1, showSymbol: false, data: data.sessions.map((row) => [row.hour, row.meanLengthSeconds]) },
-      ],
-    });
+    draw('chart-sessions', overTime(['sessions', 'seconds'], [
+      { name: 'sessions', type: 'bar', barMaxWidth: 16, data: data.sessions.map((row) => [row.hour, row.sessions]) },
+      { name: 'mean length (s)', type: 'line', yAxisIndex: 1, showSymbol: false, data: data.sessions.map((row) => [row.hour, row.meanLengthSeconds]) },
+    ]));
     registerWorldMap();
     const mapped = data.countries.flatMap((row) => {
       const name = mapNameOf(row.country);
@@ -238,7 +203,7 @@ export class AnalyticsView implements View {
       },
       legend: { top: 0 },
       grid: { left: 48, right: 20, top: 34, bottom: 28 },
-      xAxis: { ...timeAxis, min: `${data.range.from}:00:00Z`, max: `${data.range.to}:00:00Z` },
+      xAxis: { ...TIME_AXIS, min: `${data.range.from}:00:00Z`, max: `${data.range.to}:00:00Z` },
       yAxis: { type: 'value', name: 'z', splitLine: { lineStyle: { color: '#eef1f5' } } },
       series: names.map((name) => ({
         name,
@@ -300,4 +265,20 @@ function priceTable(data: AnalyticsData): HTMLElement {
     ]),
     { numeric: [1, 2, 3], empty: 'no price changes on signals of these hours' },
   );
+}
+
+/** A chart over time with two value axes (the second series on the right one), zoomable. */
+function overTime(axes: readonly [string, string], series: readonly object[]): ChartOption {
+  return {
+    tooltip: { trigger: 'axis' },
+    legend: { top: 0 },
+    grid: { left: 56, right: 56, top: 40, bottom: 60 },
+    dataZoom: [{ type: 'inside' }, { type: 'slider', height: 18, bottom: 8 }],
+    xAxis: TIME_AXIS,
+    yAxis: [
+      { type: 'value', name: axes[0], splitLine: { lineStyle: { color: '#eef1f5' } } },
+      { type: 'value', name: axes[1], splitLine: { show: false } },
+    ],
+    series,
+  };
 }
