@@ -178,7 +178,7 @@ export function round2(value: number): number {
   return Math.round(value * 100) / 100;
 }
 
-/** One line of `dims/users.jsonl`. */
+/** One line of `dims/users/users.jsonl`. */
 export function userRow(user: User): { user_id: string; name: string; segment: Segment } {
   return { user_id: user.userId, name: user.name, segment: user.segment };
 }

@@ -1,5 +1,5 @@
 -- purchase_price_by_segment: what did users of each segment pay on average per purchase, minute by minute?
--- Segments come from the users dimension (dims/users.jsonl); a buyer missing from it is 'unknown'.
+-- Segments come from the users dimension (dims/users/users.jsonl); a buyer missing from it is 'unknown'.
 -- Grain: one row per (minute, segment) with at least one Purchase.
 -- Parameters: $hour_start, $hour_end (TIMESTAMP, the event hour [start, end), UTC).
 with

@@ -19,7 +19,7 @@ export const CURATED_PREFIX = 'curated/events/';
 export const REJECTS_PREFIX = 'rejects/';
 export const CLICK_INDEX_PREFIX = 'curated/click_index/';
 /** The users dimension (`user_id`, `name`, `segment`, ...), one JSON object a line: user names for the merge, segments for the aggregates. */
-export const USERS_DIMENSION_KEY = 'dims/users.jsonl';
+export const USERS_DIMENSION_KEY = 'dims/users/users.jsonl';
 
 /** The curated columns in file order, with the DuckDB type each is written as (Glue/Hive type in `type`). */
 export const EVENT_COLUMNS: readonly (Column & { readonly duckdb: string })[] = [

@@ -252,7 +252,7 @@ describe('generateTraffic', () => {
     it('writes users and products with their true elasticities', async () => {
       await withTempLake(async (store) => {
         await generateTraffic({ store, from: '2021-07-12T10', to: '2021-07-12T11', rate: 1 });
-        const users = await readJsonLines(store, 'dims/users.jsonl');
+        const users = await readJsonLines(store, 'dims/users/users.jsonl');
         expect(users).toHaveLength(2_000);
         expect(Object.keys(users[0] as object)).toEqual(['user_id', 'name', 'segment']);
         expect(new Set(users.map((user) => user.user_id)).size).toBe(2_000);
@@ -343,7 +343,7 @@ describe('generateTraffic', () => {
       await withTempLake(async (store) => {
         const report = await generateTraffic({ store, from: '2021-07-12T10', to: '2021-07-12T10' });
         expect(report).toMatchObject({ hours: 0, objects: 0, records: 0, events: 0, orders: 0 });
-        expect(await listKeys(store, '')).toEqual(['dims/products.jsonl', 'dims/users.jsonl']);
+        expect(await listKeys(store, '')).toEqual(['dims/products.jsonl', 'dims/users/users.jsonl']);
       });
     });
   });

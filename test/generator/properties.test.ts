@@ -44,7 +44,7 @@ describe('generateTraffic properties', () => {
         for (const [key, body] of first.objects) expect([key, second.objects.get(key)?.equals(body)]).toEqual([key, true]);
         expect([...first.objects.keys()].filter((key) => key.startsWith('raw/') && other.objects.has(key))).toEqual([]);
         expect([...first.clickIds].filter((clickId) => other.clickIds.has(clickId))).toEqual([]);
-        expect(other.objects.get('dims/users.jsonl')?.equals(first.objects.get('dims/users.jsonl') as Buffer)).toBe(false);
+        expect(other.objects.get('dims/users/users.jsonl')?.equals(first.objects.get('dims/users/users.jsonl') as Buffer)).toBe(false);
       }),
       { numRuns: 4 },
     );

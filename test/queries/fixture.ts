@@ -98,7 +98,7 @@ export function rawRecord(event: HandEvent): Record<string, unknown> {
 /** A lake holding `events` (delivered in arrival hour 06 and merged) and the users dimension. */
 export async function buildLake(events: readonly HandEvent[] = handEvents()) {
   const lake = createLake();
-  await lake.store.put('dims/users.jsonl', USERS.map((user) => `${JSON.stringify(user)}\n`).join(''));
+  await lake.store.put('dims/users/users.jsonl', USERS.map((user) => `${JSON.stringify(user)}\n`).join(''));
   await lake.deliver(`${DAY}T06`, 'first', events.map(rawRecord));
   const merged = await lake.merge(`${DAY}T06`);
   return { ...lake, merged };

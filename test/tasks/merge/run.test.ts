@@ -107,7 +107,7 @@ describe('runMerge', () => {
     await lake.deliver('2021-07-12T05', '10-00', [click('a', '2021-07-12 05:10:00')]);
     const without = await lake.merge('2021-07-12T05');
     expect(without.notes).toEqual([expect.stringMatching(/no users dimension/)]);
-    await lake.store.put('dims/users.jsonl', '{"user_id": "35", "name": "Semyon Ryan", "segment": "loyal"}\n');
+    await lake.store.put('dims/users/users.jsonl', '{"user_id": "35", "name": "Semyon Ryan", "segment": "loyal"}\n');
     await lake.deliver('2021-07-12T06', '10-00', [click('b', '2021-07-12 06:10:00')]);
     const withUsers = await lake.merge('2021-07-12T06');
     expect(withUsers.notes).toEqual([]);
