@@ -1,5 +1,5 @@
 import { DuckDBInstance } from '@duckdb/node-api';
-import { sqlString } from '../tasks/adapters/local/duckdb-query-engine';
+import { sqlString } from '../tasks/shared/sql-text';
 import { rawEventsSql } from './raw-events';
 
 /**

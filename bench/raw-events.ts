@@ -1,4 +1,4 @@
-import { sqlString } from '../tasks/adapters/local/duckdb-query-engine';
+import { sqlString } from '../tasks/shared/sql-text';
 
 /** The raw event fields, typed as the event schema reads them; timestamps as text, parsed with try_cast. */
 const RAW_COLUMNS = {

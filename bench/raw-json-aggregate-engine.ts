@@ -1,7 +1,8 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { computeAggregateResult, createUsersView } from '../tasks/adapters/local/duckdb-aggregate-engine';
-import { DuckDbQueryEngine, sqlString } from '../tasks/adapters/local/duckdb-query-engine';
+import { DuckDbQueryEngine } from '../tasks/adapters/local/duckdb-query-engine';
+import { sqlString } from '../tasks/shared/sql-text';
 import { FsObjectStore } from '../tasks/adapters/local/fs-object-store';
 import type { AggregateEngine, AggregateSession, AggregateUnload } from '../tasks/ports/aggregate-engine';
 import { rawEventsSql } from './raw-events';

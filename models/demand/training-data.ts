@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { PRODUCTS_KEY } from '../../generator/dimensions';
-import { sqlIdentifier, sqlString } from '../../tasks/adapters/local/duckdb-query-engine';
+import { sqlIdentifier, sqlString } from '../../tasks/shared/sql-text';
 import { InvalidInputError, NotFoundError } from '../../tasks/ports/errors';
 import type { ObjectStore } from '../../tasks/ports/object-store';
 import type { QueryEngine } from '../../tasks/ports/query-engine';

@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { prepareDuckDbFor } from '../adapters/duckdb-store-access';
-import { sqlIdentifier, sqlString } from '../adapters/local/duckdb-query-engine';
+import { sqlIdentifier, sqlString } from '../shared/sql-text';
 import type { Catalog, CatalogChange, CatalogSnapshot, CommitRecord, CommitToken, DataFile, PartitionState } from '../ports/catalog';
 import { CommitConflictError, InvalidInputError } from '../ports/errors';
 import type { ObjectStore } from '../ports/object-store';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { sqlString } from '../adapters/local/duckdb-query-engine';
+import { sqlString } from '../shared/sql-text';
 import type { CatalogChange, CatalogSnapshot, DataFile, PartitionState } from '../ports/catalog';
 import type { ObjectStore } from '../ports/object-store';
 import { CLICK_INDEX_PREFIX, CLICK_INDEX_TABLE } from '../curated/layout';

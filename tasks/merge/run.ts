@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { prepareDuckDbFor } from '../adapters/duckdb-store-access';
-import { sqlString } from '../adapters/local/duckdb-query-engine';
+import { sqlString } from '../shared/sql-text';
 import type { Catalog, CatalogChange, CatalogSnapshot, CommitRecord, DataFile, PartitionState } from '../ports/catalog';
 import { CommitConflictError } from '../ports/errors';
 import type { ObjectStore } from '../ports/object-store';

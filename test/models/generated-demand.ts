@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { generateTraffic, type FaultRates } from '../../generator/generate';
 import { readCatalog, readDemandCells, type CatalogProduct, type DemandCell } from '../../models/demand/training-data';
-import { DuckDbQueryEngine, sqlString } from '../../tasks/adapters/local/duckdb-query-engine';
+import { DuckDbQueryEngine } from '../../tasks/adapters/local/duckdb-query-engine';
+import { sqlString } from '../../tasks/shared/sql-text';
 import { FsObjectStore } from '../../tasks/adapters/local/fs-object-store';
 
 const NO_FAULTS: FaultRates = { late: 0, duplicate: 0, malformed: 0, stringifiedAdditionalData: 0, extraFields: 0, clockAhead: 0 };

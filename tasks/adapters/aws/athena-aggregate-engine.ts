@@ -12,7 +12,7 @@ import type { AggregateEngine, AggregateOutput, AggregateRun, AggregateSession, 
 import { InvalidInputError } from '../../ports/errors';
 import type { ObjectStore } from '../../ports/object-store';
 import { QueryError } from '../../ports/query-engine';
-import { csvField } from '../local/duckdb-aggregate-engine';
+import { csvField } from '../../aggregate/aggregate-csv';
 import { athenaQuerySql, athenaUnloadStatement, checkGlueDatabase } from './athena-query-sql';
 
 /** The first wait before GetQueryExecution; each later one doubles, up to MAX_POLL_DELAY_MS. */

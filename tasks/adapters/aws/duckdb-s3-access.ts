@@ -1,4 +1,4 @@
-import { sqlString } from '../local/duckdb-query-engine';
+import { sqlString } from '../../shared/sql-text';
 
 export interface DuckDbS3Access {
   readonly bucket: string;

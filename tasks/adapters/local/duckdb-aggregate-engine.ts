@@ -8,7 +8,9 @@ import type { AggregateEngine, AggregateRun, AggregateSession, AggregateUnload }
 import type { CatalogSnapshot, PartitionState } from '../../ports/catalog';
 import type { ObjectStore } from '../../ports/object-store';
 import { formatHour, HOUR_IN_MS } from '../../shared/hours';
-import { DuckDbQueryEngine, sqlIdentifier, sqlString } from './duckdb-query-engine';
+import { DuckDbQueryEngine } from './duckdb-query-engine';
+import { sqlIdentifier, sqlString } from '../../shared/sql-text';
+import { csvField } from '../../aggregate/aggregate-csv';
 import { curatedEventsSql } from './lake-views';
 
 export interface DuckDbAggregateEngineProps {
@@ -173,8 +175,3 @@ async function resultAsCsv(engine: DuckDbQueryEngine): Promise<string> {
   return line(columns.map(({ name }) => name)) + result.rows.map(line).join('');
 }
 
-export function csvField(value: string | null): string {
-  if (value === null) return '';
-  if (value === '' || /[|"\r\n]/.test(value)) return `"${value.replaceAll('"', '""')}"`;
-  return value;
-}

@@ -20,6 +20,7 @@ import {
   type DuckDBValue,
 } from '@duckdb/node-api';
 import { QueryError, type QueryEngine, type QueryResult } from '../../ports/query-engine';
+import { sqlString } from '../../shared/sql-text';
 
 export interface DuckDbQueryEngineOptions {
   /** Worker threads. @default DuckDB's default, the number of cores */
@@ -98,16 +99,6 @@ export class DuckDbQueryEngine implements QueryEngine {
     this.connection.closeSync();
     this.instance.closeSync();
   }
-}
-
-/** A string as a SQL literal. */
-export function sqlString(value: string): string {
-  return `'${value.replaceAll("'", "''")}'`;
-}
-
-/** A name as a SQL identifier. */
-export function sqlIdentifier(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
 }
 
 async function translateErrors<T>(call: () => Promise<T>): Promise<T> {

@@ -4,7 +4,7 @@ import type { QueryEngine } from '../../ports/query-engine';
 import { EVENT_COLUMNS, EVENTS_TABLE, REJECTS_TABLE } from '../../curated/layout';
 import { RAW_EVENTS_TABLE } from '../../crawl/run';
 import { AGGREGATE_QUERY_NAMES, AGGREGATES_PREFIX } from '../../aggregate/queries';
-import { sqlIdentifier, sqlString } from './duckdb-query-engine';
+import { sqlIdentifier, sqlString } from '../../shared/sql-text';
 
 /** How much of a rejected record the `rejects` view shows; the file keeps it whole. */
 export const REJECT_RECORD_PREVIEW_CHARS = 500;

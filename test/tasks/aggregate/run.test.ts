@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import { createAggregateHandler } from '../../../tasks/aggregate/handler';
 import { AGGREGATE_QUERY_NAMES, aggregateKey } from '../../../tasks/aggregate/queries';
 import { planAggregates, runAggregate } from '../../../tasks/aggregate/run';
-import { csvField } from '../../../tasks/adapters/local/duckdb-aggregate-engine';
+import { csvField } from '../../../tasks/aggregate/aggregate-csv';
 import { DuckDbQueryEngine } from '../../../tasks/adapters/local/duckdb-query-engine';
 import { createLakeViews } from '../../../tasks/adapters/local/lake-views';
 import { InvalidInputError } from '../../../tasks/ports/errors';

@@ -1,7 +1,8 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { DuckDbQueryEngine, sqlString } from '../../../../tasks/adapters/local/duckdb-query-engine';
+import { DuckDbQueryEngine } from '../../../../tasks/adapters/local/duckdb-query-engine';
+import { sqlString } from '../../../../tasks/shared/sql-text';
 import { QueryError } from '../../../../tasks/ports/query-engine';
 
 let engine: DuckDbQueryEngine;
