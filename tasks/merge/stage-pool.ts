@@ -40,3 +40,27 @@ export function createStagePool(threads: number): StagePool {
     close: () => pool.destroy(),
   };
 }
+
+/**
+ * Staging for the merges of one process: a pool of `threads` workers shared by the merges running at
+ * once and stopped when the last of them has staged its objects, so that the workers' heaps are freed
+ * before the DuckDB phase needs the memory.
+ */
+export function sharedStaging(threads: number): () => Staging {
+  let pool: StagePool | undefined;
+  let staging = 0;
+  return () => {
+    const current = (pool ??= createStagePool(threads));
+    staging += 1;
+    return {
+      stage: (task) => current.stage(task),
+      parallelism: threads,
+      release: async () => {
+        staging -= 1;
+        if (staging > 0 || pool !== current) return;
+        pool = undefined;
+        await current.close();
+      },
+    };
+  };
+}

@@ -4,7 +4,7 @@ import { createCompactHandler } from '../compact/handler';
 import { createCrawlHandler } from '../crawl/handler';
 import { GeoLocator } from '../enrich/geo';
 import { createMergeHandler } from '../merge/handler';
-import { createStagePool, type StagePool, type Staging } from '../merge/stage-pool';
+import { sharedStaging } from '../merge/stage-pool';
 import { run as planHours } from '../plan-hours/run';
 import { createSignalsHandler } from '../signals/handler';
 import { run as summarizeBackfill } from '../summarize-backfill/run';
@@ -18,25 +18,8 @@ export function localTasks(ports: LocalPorts, settings: LakeSettings = readLakeS
   let geo: Promise<GeoLocator> | undefined;
   // Opened on first use and shared by every merge of this process: the database is large.
   const openGeo = () => (geo ??= GeoLocator.open());
-  // One worker thread per core, shared by the merges running at once and stopped when the last of them
-  // has staged its objects, so that the workers' heaps are freed before the DuckDB phase needs the memory.
-  const threads = availableParallelism();
-  let pool: StagePool | undefined;
-  let staging = 0;
-  const startStaging = (): Staging => {
-    const current = (pool ??= createStagePool(threads));
-    staging += 1;
-    return {
-      stage: (task) => current.stage(task),
-      parallelism: threads,
-      release: async () => {
-        staging -= 1;
-        if (staging > 0 || pool !== current) return;
-        pool = undefined;
-        await current.close();
-      },
-    };
-  };
+  // One worker thread per core.
+  const startStaging = sharedStaging(availableParallelism());
   return {
     crawl: createCrawlHandler(ports),
     merge: createMergeHandler({ ...ports, geo: openGeo, staging: startStaging }),
