@@ -7,7 +7,7 @@ import { CfnDataLakeSettings, CfnResource } from 'aws-cdk-lib/aws-lakeformation'
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership, StorageClass, type LifecycleRule } from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { CATALOG_TABLE } from '../../tasks/adapters/aws/dynamodb-catalog';
-import { CURATED_PREFIX, EVENT_COLUMNS, EVENTS_TABLE, USERS_DIMENSION_KEY } from '../../tasks/curated/layout';
+import { CURATED_PREFIX, EVENT_COLUMNS, EVENTS_TABLE, MANIFESTS_PREFIX, USERS_DIMENSION_KEY } from '../../tasks/curated/layout';
 import { definedTable } from '../constructs/defined-table';
 import { LakeFormationGrants } from '../constructs/lake-formation';
 import { acknowledge, wildcardResource } from '../constructs/nag';
@@ -107,9 +107,12 @@ export class LakeStack extends Stack {
         partitionKeys: EVENT_COLUMNS.filter((column) => PARTITION_KEYS.includes(column.name)).map(({ name, type }) => ({ name, type })),
         storageDescriptor: {
           columns: EVENT_COLUMNS.filter((column) => !PARTITION_KEYS.includes(column.name)).map(({ name, type, comment }) => ({ name, type, ...(comment === undefined ? {} : { comment }) })),
-          location: this.bucket.s3UrlForObject(CURATED_PREFIX),
-          inputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat',
-          outputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat',
+          // Each partition's location is its manifest, the list of the files the catalog committed
+          // (tasks/adapters/aws/glue-catalog-sync.ts), read through SymlinkTextInputFormat as Delta
+          // Lake's manifests are: Spectrum and Athena never read a file a commit has not named.
+          location: this.bucket.s3UrlForObject(`${MANIFESTS_PREFIX}${EVENTS_TABLE}/`),
+          inputFormat: 'org.apache.hadoop.hive.ql.io.SymlinkTextInputFormat',
+          outputFormat: 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat',
           serdeInfo: { serializationLibrary: 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe', parameters: { 'serialization.format': '1' } },
         },
       },

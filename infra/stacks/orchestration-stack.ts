@@ -9,7 +9,7 @@ import { ContextAttribute, Schedule, ScheduleExpression, ScheduleTargetInput, Ti
 import { StepFunctionsStartExecution } from 'aws-cdk-lib/aws-scheduler-targets';
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
-import { EVENTS_TABLE } from '../../tasks/curated/layout';
+import { EVENTS_TABLE, MANIFESTS_PREFIX } from '../../tasks/curated/layout';
 import { AWS_ENVIRONMENT } from '../../tasks/runtime/aws-environment';
 import { parseLakeSettings } from '../../tasks/runtime/lake-settings';
 import { collectStates, readWorkflowDescriptor, DEFAULT_WORKFLOWS_DIR, type AslDefinition } from '../../tasks/runtime/workflow-definitions';
@@ -203,16 +203,17 @@ export class OrchestrationStack extends Stack {
   private grantTasks(config: LakehouseConfig, names: LakehouseNames, lake: IBucket, catalogTable: ITable): void {
     const fns = this.functions;
     const curated = `${CURATED_ROOT}/`;
-    this.grantLake(fns.crawl, lake, { read: ['raw/', CATALOG_PREFIX], write: [CATALOG_PREFIX] });
+    // Every task on the catalog may bring Glue up to the version of record, which writes the partitions' manifests.
+    this.grantLake(fns.crawl, lake, { read: ['raw/', CATALOG_PREFIX], write: [CATALOG_PREFIX, MANIFESTS_PREFIX] });
     this.grantLake(fns.merge, lake, { read: ['raw/', 'dims/', curated, CATALOG_PREFIX], write: [curated, 'rejects/', CATALOG_PREFIX] });
     this.grantLake(fns.compact, lake, { read: [curated, CATALOG_PREFIX], write: [curated, CATALOG_PREFIX] });
     this.grantLake(fns.aggregate, lake, {
       read: [curated, 'dims/', CATALOG_PREFIX, AGGREGATES_STAGING_PREFIX, AGGREGATES_PREFIX],
-      write: [CATALOG_PREFIX, AGGREGATES_STAGING_PREFIX, AGGREGATES_PREFIX],
+      write: [CATALOG_PREFIX, MANIFESTS_PREFIX, AGGREGATES_STAGING_PREFIX, AGGREGATES_PREFIX],
       delete: [AGGREGATES_STAGING_PREFIX, AGGREGATES_PREFIX],
     });
     this.grantLake(fns.signals, lake, { read: [AGGREGATES_PREFIX, 'dims/'] });
-    this.grantLake(fns.vacuum, lake, { read: [curated, 'rejects/', CATALOG_PREFIX], write: [CATALOG_PREFIX], delete: [curated, 'rejects/', CATALOG_PREFIX] });
+    this.grantLake(fns.vacuum, lake, { read: [curated, 'rejects/', CATALOG_PREFIX], write: [CATALOG_PREFIX, MANIFESTS_PREFIX], delete: [curated, 'rejects/', CATALOG_PREFIX] });
 
     const catalogTasks = [fns.crawl, fns.merge, fns.compact, fns.aggregate, fns.vacuum];
     const curatedLocation = `arn:${this.partition}:s3:::${names.lakeBucket}/${CURATED_ROOT}`;

@@ -18,6 +18,8 @@ export const CLICK_INDEX_TABLE = 'click_index';
 export const CURATED_PREFIX = 'curated/events/';
 export const REJECTS_PREFIX = 'rejects/';
 export const CLICK_INDEX_PREFIX = 'curated/click_index/';
+/** On AWS, each partition version's list of files, which the Glue tables read (see glue-catalog-sync.ts). */
+export const MANIFESTS_PREFIX = 'curated/manifests/';
 /** The users dimension (`user_id`, `name`, `segment`, ...), one JSON object a line: user names for the merge, segments for the aggregates. */
 export const USERS_DIMENSION_KEY = 'dims/users/users.jsonl';
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   BatchCreatePartitionCommand,
   BatchDeletePartitionCommand,
@@ -12,8 +13,8 @@ import {
   type Table,
   type TableInput,
 } from '@aws-sdk/client-glue';
-import { EVENTS_TABLE } from '../../curated/layout';
-import type { Column, CommitRecord } from '../../ports/catalog';
+import { EVENTS_TABLE, MANIFESTS_PREFIX } from '../../curated/layout';
+import type { Column, CommitRecord, DataFile } from '../../ports/catalog';
 import { InvalidInputError, TransientStorageError } from '../../ports/errors';
 import type { ObjectStore } from '../../ports/object-store';
 
@@ -23,6 +24,14 @@ import type { ObjectStore } from '../../ports/object-store';
  * tasks read) are not synced unless a `tables` prop names them.
  */
 export const DEFAULT_GLUE_TABLES: Readonly<Record<string, string>> = { [EVENTS_TABLE]: 'events' };
+
+const PARALLEL_MANIFEST_WRITES = 16;
+
+/** Where the manifest of a partition holding `files` lies: a folder named by the list of files. */
+export function manifestFolder(table: string, partition: string, files: readonly DataFile[]): string {
+  const digest = createHash('sha256').update(files.map((file) => file.key).join('\n')).digest('hex').slice(0, 16);
+  return `${MANIFESTS_PREFIX}${table}/${partition}/${digest}/`;
+}
 
 /** Glue's limits per call. */
 export const GLUE_BATCH_LIMITS = { create: 100, update: 100, delete: 25 } as const;
@@ -37,8 +46,8 @@ export interface GlueCatalogSyncProps {
   readonly client: GlueClient;
   /** The Glue database holding the tables. */
   readonly database: string;
-  /** Gives the `s3://` URL of a partition's location (the lake's S3 object store). */
-  readonly store: Pick<ObjectStore, 'locate'>;
+  /** The lake's S3 object store: holds the partitions' manifests and gives their `s3://` URLs. */
+  readonly store: Pick<ObjectStore, 'locate' | 'put'>;
   /**
    * Which catalog tables Glue follows, to their Glue table names; the Glue tables must exist (the CDK
    * app creates them). Changes of other catalog tables are skipped.
@@ -75,8 +84,8 @@ const RETRYABLE_ENTRY_ERRORS = new Set([
 interface TablePlan {
   /** The last setColumns of the range, if any. */
   columns?: readonly Column[];
-  /** Each touched partition's last change: its location, or null when dropped. */
-  readonly partitions: Map<string, string | null>;
+  /** Each touched partition's last change: its files, or null when dropped. */
+  readonly partitions: Map<string, readonly DataFile[] | null>;
 }
 
 interface PartitionEntry {
@@ -94,7 +103,7 @@ interface PartitionEntry {
  *
  * - putPartition: BatchCreatePartition; the partitions that exist already are updated with
  *   BatchUpdatePartition. Each partition gets the table's storage descriptor (formats, SerDe,
- *   columns) with its own `s3://` location.
+ *   columns) with the `s3://` location of its manifest (see writeManifests).
  * - dropPartition: BatchDeletePartition; a partition already gone counts as deleted.
  * - setColumns: GetTable, then UpdateTable (at the version read) with the new columns, keeping the
  *   table's partition keys; a column that is also a partition key (events carry `dt` and `hr` in their
@@ -147,7 +156,7 @@ export class GlueCatalogSync {
         let plan = plans.get(change.table);
         if (!plan) plans.set(change.table, (plan = { partitions: new Map() }));
         if (change.kind === 'setColumns') plan.columns = change.columns;
-        else if (change.kind === 'putPartition') plan.partitions.set(change.partition, change.location);
+        else if (change.kind === 'putPartition') plan.partitions.set(change.partition, change.files);
         else plan.partitions.set(change.partition, null);
       }
     }
@@ -168,11 +177,18 @@ export class GlueCatalogSync {
     const template: StorageDescriptor = current.StorageDescriptor ?? {};
     const puts: PartitionEntry[] = [];
     const drops: { partition: string; values: string[] }[] = [];
-    for (const [partition, location] of plan.partitions) {
+    const manifests: { key: string; files: readonly DataFile[] }[] = [];
+    for (const [partition, files] of plan.partitions) {
       const values = this.partitionValues(table, glueTable, keys, partition);
-      if (location === null) drops.push({ partition, values });
-      else puts.push({ partition, values, input: { Values: values, StorageDescriptor: { ...template, Location: this.locate(table, location) } } });
+      if (files === null) {
+        drops.push({ partition, values });
+        continue;
+      }
+      const folder = manifestFolder(table, partition, files);
+      manifests.push({ key: `${folder}manifest`, files });
+      puts.push({ partition, values, input: { Values: values, StorageDescriptor: { ...template, Location: this.locate(table, folder) } } });
     }
+    await this.writeManifests(manifests);
     const { created, updated } = await this.putPartitions(glueTable, puts);
     const deleted = await this.deletePartitions(glueTable, drops);
     return { tablesUpdated, partitionsCreated: created, partitionsUpdated: updated, partitionsDeleted: deleted };
@@ -299,6 +315,20 @@ export class GlueCatalogSync {
     const values = keys.map((key) => named.get(key.toLowerCase()));
     if (named.size !== keys.length || values.some((value) => value === undefined)) throw new GlueSyncError(`${where}: expected exactly those keys`);
     return values as string[];
+  }
+
+  /**
+   * Each partition's manifest: the `s3://` URLs of its committed files, one a line, as Hive's
+   * SymlinkTextInputFormat (which the Glue tables use) reads them. Spectrum and Athena then read exactly
+   * the files the catalog's version of record names, never a file a merge wrote into the partition's
+   * folder before its commit, nor one a crashed writer left there. A manifest is written once per
+   * file list of its partition (its folder is named by the list), so a query running while Glue moves
+   * on keeps reading the manifest it started with, and a sync repeated after a crash writes the same.
+   */
+  private async writeManifests(manifests: readonly { key: string; files: readonly DataFile[] }[]): Promise<void> {
+    for (const batch of chunks(manifests, PARALLEL_MANIFEST_WRITES)) {
+      await Promise.all(batch.map(({ key, files }) => this.props.store.put(key, files.map((file) => `${this.props.store.locate(file.key)}\n`).join(''))));
+    }
   }
 
   private locate(table: string, location: string): string {

@@ -23,16 +23,21 @@ import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dyn
 import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
 import { CATALOG_TABLE, DynamoDbCatalog, type DynamoDbCatalogProps } from '../../../../tasks/adapters/aws/dynamodb-catalog';
-import { GlueCatalogSync, GlueSyncError, type GlueCatalogSyncProps } from '../../../../tasks/adapters/aws/glue-catalog-sync';
+import { GlueCatalogSync, GlueSyncError, manifestFolder, type GlueCatalogSyncProps } from '../../../../tasks/adapters/aws/glue-catalog-sync';
 import { FsObjectStore } from '../../../../tasks/adapters/local/fs-object-store';
-import type { CatalogChange, CatalogSnapshot, CommitRecord, CommitToken } from '../../../../tasks/ports/catalog';
+import type { CatalogChange, CatalogSnapshot, CommitRecord, CommitToken, DataFile } from '../../../../tasks/ports/catalog';
 import { TransientStorageError } from '../../../../tasks/ports/errors';
 import { commitWithRetry } from '../../../../tasks/shared/commit-with-retry';
 import { createTableInput } from '../../../../tasks/tables/definitions';
 
 const glue = mockClient(GlueClient);
 const DATABASE = 'lake';
-const s3 = { locate: (key: string) => `s3://lake-bucket/${key}` };
+/** The manifests written, by key. */
+const manifests = new Map<string, string>();
+const s3 = {
+  locate: (key: string) => `s3://lake-bucket/${key}`,
+  put: async (key: string, body: Buffer | string) => void manifests.set(key, String(body)),
+};
 
 const STORAGE: Table['StorageDescriptor'] = {
   Columns: [{ Name: 'click_id', Type: 'string' }],
@@ -74,7 +79,7 @@ function hourPartition(i: number): string {
 }
 
 function put(partition: string, location = `curated/events/${partition}/v=0/`, table = 'events'): CatalogChange {
-  return { kind: 'putPartition', table, partition, location, files: [{ key: `${location}a.parquet`, size: 1 }], properties: {} };
+  return { kind: 'putPartition', table, partition, location, files: filesAt(location), properties: {} };
 }
 
 function drop(partition: string, table = 'events'): CatalogChange {
@@ -85,8 +90,18 @@ function valuesOf(partition: string): string[] {
   return partition.split('/').map((segment) => segment.slice(segment.indexOf('=') + 1));
 }
 
+/** The files `put` gives a partition at `location`. */
+function filesAt(location: string): DataFile[] {
+  return [{ key: `${location}a.parquet`, size: 1 }];
+}
+
+/** The `s3://` URL of the manifest folder of a partition `put` wrote at `location`. */
+function manifestUrl(partition: string, location = `curated/events/${partition}/v=0/`, table = 'events'): string {
+  return s3.locate(manifestFolder(table, partition, filesAt(location)));
+}
+
 function inputOf(partition: string, location = `curated/events/${partition}/v=0/`) {
-  return { Values: valuesOf(partition), StorageDescriptor: { ...STORAGE, Location: `s3://lake-bucket/${location}` } };
+  return { Values: valuesOf(partition), StorageDescriptor: { ...STORAGE, Location: manifestUrl(partition, location) } };
 }
 
 function createInputs(): BatchCreatePartitionCommandInput[] {
@@ -106,6 +121,7 @@ function entryError(partition: string, code: string, message = 'refused'): Parti
 }
 
 beforeEach(() => {
+  manifests.clear();
   glue.reset();
   glue.on(GetTableCommand).resolves({ Table: EVENTS });
   glue.on(BatchCreatePartitionCommand).resolves({ Errors: [] });
@@ -125,10 +141,11 @@ describe('GlueCatalogSync', () => {
     expect(creates.map((input) => input.PartitionInputList!.length)).toEqual([100, 100, 50]);
     expect(creates.every((input) => input.DatabaseName === DATABASE && input.TableName === 'events')).toBe(true);
     expect(creates.flatMap((input) => input.PartitionInputList)).toEqual(partitions.map((partition) => inputOf(partition)));
-    expect(creates[0]!.PartitionInputList![0]).toEqual({
-      Values: ['2021-07-01', '00'],
-      StorageDescriptor: { ...STORAGE, Location: 's3://lake-bucket/curated/events/dt=2021-07-01/hr=00/v=0/' },
-    });
+    const folder = creates[0]!.PartitionInputList![0]!.StorageDescriptor!.Location!;
+    expect(folder).toMatch(/^s3:\/\/lake-bucket\/curated\/manifests\/events\/dt=2021-07-01\/hr=00\/[0-9a-f]{16}\/$/);
+    // Glue points at the partition's manifest, which names exactly the committed files.
+    expect(manifests.get(`${folder.slice('s3://lake-bucket/'.length)}manifest`)).toBe('s3://lake-bucket/curated/events/dt=2021-07-01/hr=00/v=0/a.parquet\n');
+    expect(manifests.size).toBe(250);
     expect(glue.commandCalls(BatchUpdatePartitionCommand)).toHaveLength(0);
     expect(glue.commandCalls(BatchDeletePartitionCommand)).toHaveLength(0);
     expect(glue.commandCalls(UpdateTableCommand)).toHaveLength(0);
@@ -213,7 +230,7 @@ describe('GlueCatalogSync', () => {
       } satisfies UpdateTableCommandInput,
     ]);
     // Partitions written in the same pass carry the new columns.
-    expect(createInputs()[0]!.PartitionInputList).toEqual([{ Values: valuesOf(partition), StorageDescriptor: { ...STORAGE, Columns: wanted, Location: `s3://lake-bucket/curated/events/${partition}/v=0/` } }]);
+    expect(createInputs()[0]!.PartitionInputList).toEqual([{ Values: valuesOf(partition), StorageDescriptor: { ...STORAGE, Columns: wanted, Location: manifestUrl(partition) } }]);
     expect(summary.tablesUpdated).toBe(1);
   });
 
@@ -258,7 +275,7 @@ describe('GlueCatalogSync', () => {
       {
         DatabaseName: DATABASE,
         TableName: 'lake_rejects',
-        PartitionInputList: [{ Values: ['2021-07-12T05'], StorageDescriptor: { Columns: [{ Name: 'reason', Type: 'string' }], Location: 's3://lake-bucket/rejects/arrival_hour=2021-07-12T05/' } }],
+        PartitionInputList: [{ Values: ['2021-07-12T05'], StorageDescriptor: { Columns: [{ Name: 'reason', Type: 'string' }], Location: manifestUrl('2021-07-12T05', 'rejects/arrival_hour=2021-07-12T05/', 'rejects') } }],
       },
     ]);
   });
@@ -320,7 +337,7 @@ describe('GlueCatalogSync', () => {
       ),
     );
     await expect(sync().apply([record(1, [put('dt=2021-07-12')])])).rejects.toThrow(/expected exactly those keys/);
-    await expect(sync({ store: { locate: (key) => `/lake/${key}` } }).apply([record(1, [put('dt=2021-07-12/hr=05')])])).rejects.toThrow(/is "\/lake\/curated\/.*" in the store, not an s3:\/\/ URL/);
+    await expect(sync({ store: { ...s3, locate: (key) => `/lake/${key}` } }).apply([record(1, [put('dt=2021-07-12/hr=05')])])).rejects.toThrow(/is "\/lake\/curated\/.*" in the store, not an s3:\/\/ URL/);
     glue.on(GetTableCommand).rejects(Object.assign(new Error('Table events not found.'), { name: 'EntityNotFoundException', $metadata: { httpStatusCode: 400 } }));
     await expect(sync().apply([record(1, [put('dt=2021-07-12/hr=05')])])).rejects.toMatchObject({
       name: 'GlueSyncError',
@@ -411,7 +428,7 @@ function fakeGlue(): FakeGlue {
 
 /** What Glue should hold for `snapshot`: every events partition at its s3 location. */
 function expectedPartitions(snapshot: CatalogSnapshot): Map<string, string> {
-  return new Map(Object.entries(snapshot.tables.events?.partitions ?? {}).map(([partition, state]) => [partition, s3.locate(state.location)]));
+  return new Map(Object.entries(snapshot.tables.events?.partitions ?? {}).map(([partition, state]) => [partition, s3.locate(manifestFolder('events', partition, state.files))]));
 }
 
 interface CatalogSetup {
@@ -470,7 +487,7 @@ describe('DynamoDbCatalog following in Glue', () => {
     await catalog.commit(1, token('b'), [put('dt=2021-07-12/hr=05', 'curated/events/dt=2021-07-12/hr=05/v=2/'), put('dt=2021-07-12/hr=06')]);
     await catalog.commit(2, token('c'), [drop('dt=2021-07-12/hr=06')]);
 
-    expect(state.partitions).toEqual(new Map([['dt=2021-07-12/hr=05', 's3://lake-bucket/curated/events/dt=2021-07-12/hr=05/v=2/']]));
+    expect(state.partitions).toEqual(new Map([['dt=2021-07-12/hr=05', manifestUrl('dt=2021-07-12/hr=05', 'curated/events/dt=2021-07-12/hr=05/v=2/')]]));
     expect(await marker()).toEqual({ pk: '_catalog/#glue', version: 0, synced_version: 3 });
   });
 
@@ -489,7 +506,7 @@ describe('DynamoDbCatalog following in Glue', () => {
       ['2021-07-12', '02'],
       ['2021-07-12', '03'],
     ]);
-    expect(state.partitions.get('dt=2021-07-12/hr=01')).toBe('s3://lake-bucket/curated/events/dt=2021-07-12/hr=01/v=2/');
+    expect(state.partitions.get('dt=2021-07-12/hr=01')).toBe(manifestUrl('dt=2021-07-12/hr=01', 'curated/events/dt=2021-07-12/hr=01/v=2/'));
     expect(await marker()).toMatchObject({ synced_version: 3 });
     const calls = glue.calls().length;
     // Caught up: reads and retries that find their commit do not apply anything again.
@@ -534,7 +551,7 @@ describe('DynamoDbCatalog following in Glue', () => {
     now += 61_000;
     await catalog.snapshot();
 
-    expect(state.partitions).toEqual(new Map([['dt=2021-07-12/hr=05', 's3://lake-bucket/curated/events/dt=2021-07-12/hr=05/v=0/']]));
+    expect(state.partitions).toEqual(new Map([['dt=2021-07-12/hr=05', manifestUrl('dt=2021-07-12/hr=05')]]));
     expect(await marker()).toEqual({ pk: '_catalog/#glue', version: 0, synced_version: 1 });
   });
 
