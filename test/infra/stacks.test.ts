@@ -74,7 +74,7 @@ describe('LakeStack', () => {
     }
   });
 
-  it('defines the curated events table with the curated columns and dt/hr partitions, as Parquet', () => {
+  it('defines the curated events table with the curated columns and dt/hr partitions, as Parquet read through each partition\'s manifest', () => {
     const columns = EVENT_COLUMNS.filter(({ name }) => name !== 'dt' && name !== 'hr').map(({ name, type }) => Match.objectLike({ Name: name, Type: type }));
     lake.hasResourceProperties('AWS::Glue::Table', {
       DatabaseName: DATABASE,
@@ -87,9 +87,9 @@ describe('LakeStack', () => {
         ],
         StorageDescriptor: {
           Columns: columns,
-          Location: { 'Fn::Join': ['', ['s3://', { Ref: Match.anyValue() }, '/curated/events/']] },
-          InputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat',
-          OutputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat',
+          Location: { 'Fn::Join': ['', ['s3://', { Ref: Match.anyValue() }, '/curated/manifests/events/']] },
+          InputFormat: 'org.apache.hadoop.hive.ql.io.SymlinkTextInputFormat',
+          OutputFormat: 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat',
           SerdeInfo: { SerializationLibrary: 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe' },
         },
       },
@@ -366,16 +366,19 @@ describe('PricingStack', () => {
   it('stages only what models/Dockerfile.dockerignore lets into the image\'s build context', () => {
     const manifest = JSON.parse(readFileSync(path.join(app.app.outdir, `${app.stacks.pricing.artifactId}.assets.json`), 'utf8')) as { dockerImages: Record<string, { source: { directory: string } }> };
     const [image] = Object.values(manifest.dockerImages);
-    const staged = readdirSync(path.join(app.app.outdir, image?.source.directory as string)).sort();
-    expect(staged).toEqual(['models', 'package-lock.json', 'package.json', 'tasks']);
-    expect(readdirSync(path.join(app.app.outdir, image?.source.directory as string, 'tasks'))).toEqual(['ports']);
+    const context = path.join(app.app.outdir, image?.source.directory as string);
+    // The trained models of the working copy's lake come along (the image bakes one in), nothing else of the lake.
+    const trained = existsSync(path.join(REPO_ROOT, 'lake', 'models'));
+    expect(readdirSync(context).sort()).toEqual([...(trained ? ['lake'] : []), 'models', 'package-lock.json', 'package.json', 'tasks']);
+    if (trained) expect(readdirSync(path.join(context, 'lake'))).toEqual(['models']);
+    expect(readdirSync(path.join(context, 'tasks'))).toEqual(['ports']);
   });
 
   it('warns at synthesis when there is no trained model to bake into the image', () => {
-    if (existsSync(path.join(REPO_ROOT, 'lake', 'models', 'demand', 'current.json'))) return;
-    const { stacks } = lakehouseApp({ acknowledgeMissingModel: false });
+    // An artifact that is not there, whether or not the working copy's lake has a trained model.
+    const { stacks } = lakehouseApp({ acknowledgeMissingModel: false, environment: testEnvironment({ pricing: { modelArtifact: 'lake/models/demand/v=none/model.json' } }) });
     const warnings = stacks.pricing.node.metadata.filter((entry) => entry.type === 'aws:cdk:warning').map((entry) => String(entry.data));
-    expect(warnings).toEqual([expect.stringContaining('no price model at lake/models/demand/')]);
+    expect(warnings).toEqual([expect.stringContaining('no price model at lake/models/demand/v=none/model.json')]);
   });
 });
 
@@ -454,6 +457,14 @@ describe('OrchestrationStack', () => {
     orchestration.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: 'glue:StartCrawler', Resource: testArn('glue', `crawler/${PREFIX}-raw`) })]) },
     });
+  });
+
+  it('lets every task on the catalog write the partitions\' manifests, which bringing Glue up to date writes', () => {
+    // The merge and the compaction write all of curated/; the others only the manifests.
+    for (const [task, granted] of [['crawl', 'curated/manifests/*'], ['merge', 'curated/*'], ['compact', 'curated/*'], ['aggregate', 'curated/manifests/*'], ['vacuum', 'curated/manifests/*']]) {
+      const role = resourceOf(orchestration, 'AWS::Lambda::Function', { FunctionName: functionName(task!) }).properties['Role']['Fn::GetAtt'][0];
+      expect({ task, allowed: allows(orchestration, role, 's3:PutObject', `arn:aws:s3:::${LAKE_BUCKET}/${granted}`) }).toEqual({ task, allowed: true });
+    }
   });
 
   it('lets the aggregate step run statements through the Redshift Data API', () => {
