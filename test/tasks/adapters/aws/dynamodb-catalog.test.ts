@@ -1,10 +1,8 @@
 import { promises as fs } from 'node:fs';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { CreateTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
 import { CATALOG_TABLE, CATALOG_TABLE_KEY, DynamoDbCatalog, type DynamoDbCatalogProps } from '../../../../tasks/adapters/aws/dynamodb-catalog';
 import { CorruptCatalogError } from '../../../../tasks/adapters/catalog-fold';
@@ -14,32 +12,20 @@ import type { CatalogChange, CommitToken } from '../../../../tasks/ports/catalog
 import { CommitConflictError, InvalidInputError, NotFoundError } from '../../../../tasks/ports/errors';
 import { commitWithRetry } from '../../../../tasks/shared/commit-with-retry';
 import { createTableInput } from '../../../../tasks/tables/definitions';
+import { startDynamoDbApiServer, type DynamoDbApiServer } from './dynamodb-api-server';
 
-// dynalite ships no type declarations.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const dynalite = require('dynalite') as (options: { createTableMs: number; deleteTableMs: number; updateTableMs: number }) => Server;
-
-let server: Server;
+let server: DynamoDbApiServer;
 let client: DynamoDBClient;
 let doc: DynamoDBDocumentClient;
 let tableCount = 0;
 const dirs: string[] = [];
 
 beforeAll(async () => {
-  server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  client = new DynamoDBClient({
-    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
-  doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+  server = await startDynamoDbApiServer();
+  ({ client, doc } = server);
 });
 
-afterAll(async () => {
-  doc.destroy();
-  await new Promise((resolve) => server.close(resolve));
-});
+afterAll(() => server.close());
 
 afterEach(async () => {
   jest.restoreAllMocks();

@@ -1,9 +1,7 @@
 import { promises as fs } from 'node:fs';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   BatchCreatePartitionCommand,
   BatchDeletePartitionCommand,
@@ -19,7 +17,7 @@ import {
   type Table,
   type UpdateTableCommandInput,
 } from '@aws-sdk/client-glue';
-import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
 import { CATALOG_TABLE, DynamoDbCatalog, type DynamoDbCatalogProps } from '../../../../tasks/adapters/aws/dynamodb-catalog';
@@ -29,6 +27,7 @@ import type { CatalogChange, CatalogSnapshot, CommitRecord, CommitToken, DataFil
 import { TransientStorageError } from '../../../../tasks/ports/errors';
 import { commitWithRetry } from '../../../../tasks/shared/commit-with-retry';
 import { createTableInput } from '../../../../tasks/tables/definitions';
+import { startDynamoDbApiServer, type DynamoDbApiServer } from './dynamodb-api-server';
 
 const glue = mockClient(GlueClient);
 const DATABASE = 'lake';
@@ -354,11 +353,7 @@ describe('GlueCatalogSync', () => {
 
 // DynamoDbCatalog keeping Glue in step: a real DynamoDB API (dynalite) and a Glue that remembers what it was told.
 
-// dynalite ships no type declarations.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const dynalite = require('dynalite') as (options: { createTableMs: number; deleteTableMs: number; updateTableMs: number }) => Server;
-
-let server: Server;
+let server: DynamoDbApiServer;
 let dynamodb: DynamoDBClient;
 let doc: DynamoDBDocumentClient;
 let tableCount = 0;
@@ -460,19 +455,12 @@ function token(executionId: string): CommitToken {
 
 describe('DynamoDbCatalog following in Glue', () => {
   beforeAll(async () => {
-    server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    dynamodb = new DynamoDBClient({
-      endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    });
-    doc = DynamoDBDocumentClient.from(dynamodb, { marshallOptions: { removeUndefinedValues: true } });
+    server = await startDynamoDbApiServer();
+    ({ client: dynamodb, doc } = server);
   });
 
   afterAll(async () => {
-    doc.destroy();
-    await new Promise((resolve) => server.close(resolve));
+    await server.close();
     await Promise.all(dirs.splice(0).map((dir) => fs.rm(dir, { recursive: true, force: true })));
   });
 
