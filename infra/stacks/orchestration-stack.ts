@@ -315,7 +315,8 @@ export class OrchestrationStack extends Stack {
 
   /**
    * `states:startExecution.sync:2` (RunHourlyWorkflow) starts the hourly execution, then follows it
-   * through an EventBridge rule that Step Functions manages: the file's definition derives none of this.
+   * through an EventBridge rule that Step Functions manages; the distributed map starts child
+   * executions of the backfill: the file's definition derives none of this.
    */
   private grantChildExecutions(parent: StateMachine, child: StateMachine, names: LakehouseNames): void {
     const executions = arnIn(this, 'states', `execution:${names.hourlyStateMachine}:*`);
@@ -324,6 +325,12 @@ export class OrchestrationStack extends Stack {
     parent.addToRolePolicy(new PolicyStatement({ actions: ['states:DescribeExecution', 'states:StopExecution'], resources: [executions] }));
     parent.addToRolePolicy(new PolicyStatement({ actions: ['events:PutTargets', 'events:PutRule', 'events:DescribeRule'], resources: [rule] }));
     acknowledge(this.backfill, 'The backfill follows and stops the hourly executions it starts, whose names Step Functions generates.', wildcardResource(this, executions));
+    // RunHours is a distributed map: each iteration is a child execution of the backfill itself, which
+    // the backfill starts, follows and stops (named by its own name, since its ARN is its own token).
+    const mapRuns = arnIn(this, 'states', `execution:${names.backfillStateMachine}/*`);
+    parent.addToRolePolicy(new PolicyStatement({ actions: ['states:StartExecution'], resources: [arnIn(this, 'states', `stateMachine:${names.backfillStateMachine}`)] }));
+    parent.addToRolePolicy(new PolicyStatement({ actions: ['states:DescribeExecution', 'states:StopExecution'], resources: [mapRuns] }));
+    acknowledge(this.backfill, 'The distributed map runs each hour as a child execution of the backfill, whose names Step Functions generates.', wildcardResource(this, mapRuns));
   }
 
   /**

@@ -530,6 +530,12 @@ describe('OrchestrationStack', () => {
     }
   });
 
+  it('lets the backfill run its distributed map: child executions of itself', () => {
+    const role = resourceOf(orchestration, 'AWS::StepFunctions::StateMachine', { StateMachineName: `${PREFIX}-backfill` }).properties['RoleArn']['Fn::GetAtt'][0];
+    expect(allows(orchestration, role, 'states:StartExecution', testArn('states', `stateMachine:${PREFIX}-backfill`))).toBe(true);
+    for (const action of ['states:DescribeExecution', 'states:StopExecution']) expect(allows(orchestration, role, action, testArn('states', `execution:${PREFIX}-backfill/*`))).toBe(true);
+  });
+
   it('schedules the hourly workflow 5 minutes past every hour, in UTC, with the time it fired', () => {
     orchestration.hasResourceProperties('AWS::Scheduler::Schedule', {
       ScheduleExpression: 'cron(5 * * * ? *)',

@@ -108,7 +108,7 @@ describe('workflow definitions', () => {
     expect(definition.States['FailExecution']).toMatchObject({ Type: 'Fail', ErrorPath: '$.error.Error', CausePath: '$.error.Cause' });
   });
 
-  it('maps every hour of a backfill to a nested hourly execution, bounded by the planned concurrency', () => {
+  it('maps every hour of a backfill to a nested hourly execution in a distributed map, bounded by the planned concurrency', () => {
     const { definition } = rawFile('backfill');
     expect(definition.States['RunHours']).toMatchObject({
       Type: 'Map',
@@ -116,7 +116,7 @@ describe('workflow definitions', () => {
       MaxConcurrencyPath: '$.plan.concurrency',
       ItemSelector: { 'hour.$': '$$.Map.Item.Value' },
       ItemProcessor: {
-        ProcessorConfig: { Mode: 'INLINE' },
+        ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' },
         States: {
           RunHourlyWorkflow: {
             Resource: 'arn:aws:states:::states:startExecution.sync:2',
