@@ -313,7 +313,7 @@ describe('a lake whose hourly runs are SIGKILLed during merge and compaction', (
     const inCompaction = killed.filter((kill) => kill.landedIn === 'CompactPartitions');
     expect(inCompaction.length).toBeGreaterThanOrEqual(4);
     expect(inCompaction.filter((kill) => !kill.committed.includes('compact')).length).toBeGreaterThanOrEqual(3);
-  }, 150_000);
+  }, 300_000);
 
   test('readers taking snapshots throughout never saw a missing, short or half-committed partition, nor a duplicate', () => {
     const bad = reader.checks.filter((check) => check.problems.length > 0);
