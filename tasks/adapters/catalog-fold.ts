@@ -22,7 +22,7 @@ export interface FoldedState {
   readonly tokens: Map<string, number>;
 }
 
-export function emptyState(): FoldedState {
+function emptyState(): FoldedState {
   return { snapshot: { version: 0, tables: {} }, tokens: new Map() };
 }
 
@@ -31,8 +31,13 @@ export function tokenKey(token: CommitToken): string {
   return JSON.stringify([token.executionId, token.hour, token.step]);
 }
 
+/** A commit's version as catalogs name its objects: 20 digits, so that keys sort as versions do. */
+export function versionName(version: number): string {
+  return String(version).padStart(20, '0');
+}
+
 /** Throws InvalidInputError unless `checkpointInterval` is a positive integer; returns it. */
-export function checkCheckpointInterval(checkpointInterval: number): number {
+function checkCheckpointInterval(checkpointInterval: number): number {
   if (!Number.isInteger(checkpointInterval) || checkpointInterval < 1) {
     throw new InvalidInputError(`invalid checkpointInterval ${checkpointInterval}: expected a positive integer`);
   }
@@ -91,7 +96,7 @@ export function decodeCommitRecord(body: Buffer, version: number, where: string)
  * The checkpoints of a catalog, `<prefix>checkpoints/<N, 20 digits>.json`, each the state folded up
  * to N. A checkpoint is only a shortcut: an unreadable one is skipped, and rewritten by the next fold.
  */
-export class CatalogCheckpoints {
+class CatalogCheckpoints {
   constructor(
     private readonly store: ObjectStore,
     private readonly prefix: string,
@@ -134,7 +139,7 @@ export class CatalogCheckpoints {
   }
 
   private key(version: number): string {
-    return `${this.prefix}checkpoints/${String(version).padStart(20, '0')}.json`;
+    return `${this.prefix}checkpoints/${versionName(version)}.json`;
   }
 }
 
@@ -144,7 +149,7 @@ export class CatalogCheckpoints {
  * folds at most that many commits. A version that does not follow the one before is refused with
  * CorruptCatalogError: a snapshot never skips a commit.
  */
-export async function foldCommits(
+async function foldCommits(
   state: FoldedState,
   records: AsyncIterable<CommitRecord>,
   checkpointInterval: number,
@@ -177,11 +182,19 @@ export class FoldedCommitLog {
   private state: FoldedState | undefined;
   private lock: Promise<unknown> = Promise.resolve();
 
+  private readonly checkpoints: CatalogCheckpoints;
+  private readonly checkpointInterval: number;
+
+  /** Checkpoints are kept in `store` under `<prefix>checkpoints/`, one every `checkpointInterval` commits. */
   constructor(
     private readonly commitsAfter: (afterVersion: number) => AsyncIterable<CommitRecord>,
-    private readonly checkpoints: CatalogCheckpoints,
-    private readonly checkpointInterval: number,
-  ) {}
+    store: ObjectStore,
+    prefix: string,
+    checkpointInterval = 50,
+  ) {
+    this.checkpoints = new CatalogCheckpoints(store, prefix);
+    this.checkpointInterval = checkCheckpointInterval(checkpointInterval);
+  }
 
   /** Folds the commits made since the last call (or since the newest checkpoint). */
   refresh(): Promise<FoldedState> {
@@ -213,7 +226,7 @@ interface TableDraft {
  * and bumps its version (1 when new), dropPartition removes it, recordDrift appends events. A table
  * exists once mentioned.
  */
-export function applyCommits(state: FoldedState, records: readonly CommitRecord[]): FoldedState {
+function applyCommits(state: FoldedState, records: readonly CommitRecord[]): FoldedState {
   // Each touched table is copied once per batch, not once per change: folding stays linear in the batch.
   const drafts = new Map<string, TableDraft>();
   const draftOf = (table: string): TableDraft => {

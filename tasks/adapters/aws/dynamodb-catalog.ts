@@ -6,10 +6,9 @@ import { CommitConflictError, InvalidInputError, NotFoundError, TransientStorage
 import type { ObjectStore } from '../../ports/object-store';
 import { describeIssues } from '../../shared/describe-issues';
 import type { KeyAttribute, TableDefinition } from '../../tables/definitions';
+import { isConditionFailure } from '../../tables/table-errors';
 import {
   baseAheadError,
-  CatalogCheckpoints,
-  checkCheckpointInterval,
   conflictError,
   CorruptCatalogError,
   decodeCommitRecord,
@@ -17,7 +16,7 @@ import {
   FoldedCommitLog,
   tokenKey,
   validateCommit,
-  type FoldedState,
+  versionName,
 } from '../catalog-fold';
 import { GlueSyncError, type GlueCatalogSync } from './glue-catalog-sync';
 
@@ -94,6 +93,8 @@ export class DynamoDbCatalog implements Catalog {
   private readonly now: () => Date;
   private readonly glueLeaseMs: number;
   private readonly log: FoldedCommitLog;
+  /** The version Glue was last seen to follow: the marker only grows, so reads at or below it need not ask DynamoDB again. */
+  private glueFollowed = 0;
 
   constructor(private readonly props: DynamoDbCatalogProps) {
     if (props.tableName === '') throw new InvalidInputError('invalid catalog table name "": expected the name of a table keyed as CATALOG_TABLE_KEY says');
@@ -103,11 +104,11 @@ export class DynamoDbCatalog implements Catalog {
     if (props.pageSize !== undefined && (!Number.isInteger(props.pageSize) || props.pageSize < 1)) {
       throw new InvalidInputError(`invalid pageSize ${props.pageSize}: expected a positive integer`);
     }
-    this.log = new FoldedCommitLog((after) => this.commitsAfter(after), new CatalogCheckpoints(props.store, this.prefix), checkCheckpointInterval(props.checkpointInterval ?? 50));
+    this.log = new FoldedCommitLog((after) => this.commitsAfter(after), props.store, this.prefix, props.checkpointInterval);
   }
 
   async snapshot(): Promise<CatalogSnapshot> {
-    const { snapshot } = await this.refresh();
+    const { snapshot } = await this.log.refresh();
     await this.followInGlue(snapshot.version);
     return snapshot;
   }
@@ -120,7 +121,7 @@ export class DynamoDbCatalog implements Catalog {
     }
     const record: CommitRecord = { version: baseVersion + 1, token: valid.token, committedAt: this.now().toISOString(), changes: valid.changes };
     const body = encodeCommitRecord(record);
-    const bodyKey = `${this.prefix}commit-bodies/${pad(record.version)}/${createHash('sha256').update(body).digest('hex')}.json`;
+    const bodyKey = `${this.prefix}commit-bodies/${versionName(record.version)}/${createHash('sha256').update(body).digest('hex')}.json`;
     // Before the item: once the item exists, its body must be there for every reader.
     await this.props.store.put(bodyKey, body);
     const item: CommitItem = { pk: this.prefix, version: record.version, token: record.token, committed_at: record.committedAt, body_key: bodyKey };
@@ -129,7 +130,7 @@ export class DynamoDbCatalog implements Catalog {
         new PutCommand({ TableName: this.props.tableName, Item: item, ConditionExpression: 'attribute_not_exists(#v)', ExpressionAttributeNames: { '#v': names['#v'] } }),
       );
     } catch (error) {
-      if (errorName(error) === 'ConditionalCheckFailedException') throw conflictError(baseVersion, token, error);
+      if (isConditionFailure(error)) throw conflictError(baseVersion, token, error);
       throw this.translate(error, `committing catalog version ${record.version}`);
     }
     await this.followInGlue(record.version);
@@ -137,7 +138,7 @@ export class DynamoDbCatalog implements Catalog {
   }
 
   async findCommit(token: CommitToken): Promise<CommitRecord | undefined> {
-    const state = await this.refresh();
+    const state = await this.log.refresh();
     const version = state.tokens.get(tokenKey(token));
     if (version === undefined) return undefined;
     const item = await this.getItem(this.prefix, version);
@@ -150,10 +151,6 @@ export class DynamoDbCatalog implements Catalog {
 
   history(afterVersion = 0): Promise<CommitRecord[]> {
     return this.log.history(afterVersion);
-  }
-
-  private refresh(): Promise<FoldedState> {
-    return this.log.refresh();
   }
 
   /** The commits after `afterVersion` in version order, a Query page at a time. */
@@ -221,7 +218,7 @@ export class DynamoDbCatalog implements Catalog {
 
   /** Catches Glue up to `version` at least; a failure says that the commits stand and Glue lags. */
   private async followInGlue(version: number): Promise<void> {
-    if (!this.props.glue || version === 0) return;
+    if (!this.props.glue || version <= this.glueFollowed) return;
     try {
       await this.catchUpGlue(this.props.glue, version);
     } catch (error) {
@@ -234,6 +231,7 @@ export class DynamoDbCatalog implements Catalog {
     const key = { [names['#pk']]: `${this.prefix}#glue`, [names['#v']]: 0 };
     for (;;) {
       const marker = glueMarkerSchema.parse((await this.getItem(`${this.prefix}#glue`, 0)) ?? {});
+      this.glueFollowed = Math.max(this.glueFollowed, marker.synced_version);
       if (marker.synced_version >= target) return;
       const now = this.now().getTime();
       // The holder looks for new commits after it lets go of the lease, so it will apply this one.
@@ -253,7 +251,7 @@ export class DynamoDbCatalog implements Catalog {
         );
         from = glueMarkerSchema.parse(Attributes ?? {}).synced_version;
       } catch (error) {
-        if (errorName(error) === 'ConditionalCheckFailedException') return;
+        if (isConditionFailure(error)) return;
         throw this.translate(error, 'taking the Glue lease');
       }
       let reached = from;
@@ -264,6 +262,7 @@ export class DynamoDbCatalog implements Catalog {
       } finally {
         await this.releaseGlueLease(key, owner, reached);
       }
+      this.glueFollowed = Math.max(this.glueFollowed, reached);
       target = Math.max(target, await this.latestVersion());
     }
   }
@@ -281,7 +280,7 @@ export class DynamoDbCatalog implements Catalog {
         }),
       );
     } catch (error) {
-      if (errorName(error) !== 'ConditionalCheckFailedException') throw this.translate(error, 'releasing the Glue lease');
+      if (!isConditionFailure(error)) throw this.translate(error, 'releasing the Glue lease');
     }
   }
 
@@ -333,7 +332,7 @@ function parseCommitItem(item: Record<string, unknown>, tableName: string): Comm
 }
 
 function pad(version: number): string {
-  return String(version).padStart(20, '0');
+  return versionName(version);
 }
 
 function errorName(error: unknown): string {

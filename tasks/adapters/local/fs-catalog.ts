@@ -3,15 +3,13 @@ import { NotFoundError } from '../../ports/errors';
 import type { ObjectStore } from '../../ports/object-store';
 import {
   baseAheadError,
-  CatalogCheckpoints,
-  checkCheckpointInterval,
   conflictError,
   decodeCommitRecord,
   encodeCommitRecord,
   FoldedCommitLog,
   tokenKey,
   validateCommit,
-  type FoldedState,
+  versionName,
 } from '../catalog-fold';
 
 export { CorruptCatalogError } from '../catalog-fold';
@@ -45,17 +43,17 @@ export class FsCatalog implements Catalog {
     options: FsCatalogOptions = {},
   ) {
     this.now = options.now ?? (() => new Date());
-    this.log = new FoldedCommitLog((after) => this.commitsAfter(after), new CatalogCheckpoints(store, prefix), checkCheckpointInterval(options.checkpointInterval ?? 50));
+    this.log = new FoldedCommitLog((after) => this.commitsAfter(after), store, prefix, options.checkpointInterval);
   }
 
   async snapshot(): Promise<CatalogSnapshot> {
-    return (await this.refresh()).snapshot;
+    return (await this.log.refresh()).snapshot;
   }
 
   async commit(baseVersion: number, token: CommitToken, changes: readonly CatalogChange[]): Promise<CommitRecord> {
     const valid = validateCommit(baseVersion, token, changes);
     if (baseVersion > 0 && !(await this.store.exists(this.commitKey(baseVersion)))) {
-      const latest = (await this.refresh()).snapshot.version;
+      const latest = (await this.log.refresh()).snapshot.version;
       if (baseVersion > latest) throw baseAheadError(baseVersion, latest);
     }
     const record: CommitRecord = {
@@ -70,16 +68,12 @@ export class FsCatalog implements Catalog {
   }
 
   async findCommit(token: CommitToken): Promise<CommitRecord | undefined> {
-    const version = (await this.refresh()).tokens.get(tokenKey(token));
+    const version = (await this.log.refresh()).tokens.get(tokenKey(token));
     return version === undefined ? undefined : this.readCommit(version);
   }
 
   history(afterVersion = 0): Promise<CommitRecord[]> {
     return this.log.history(afterVersion);
-  }
-
-  private refresh(): Promise<FoldedState> {
-    return this.log.refresh();
   }
 
   /** The commits after `afterVersion`, up to the first version not created yet. */
@@ -106,6 +100,6 @@ export class FsCatalog implements Catalog {
   }
 
   private commitKey(version: number): string {
-    return `${this.prefix}commits/${String(version).padStart(20, '0')}.json`;
+    return `${this.prefix}commits/${versionName(version)}.json`;
   }
 }
