@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { deliverPriceSignals, renderPricingSummary } from '../cli/summary';
+import { DEFAULT_BACKFILL_CONCURRENCY, MAX_BACKFILL_CONCURRENCY } from '../tasks/plan-hours/schema';
 import { InvalidInputError } from '../tasks/ports/errors';
 import type { ExecutionRecord, ExecutionStore } from '../tasks/runtime/execution-store';
 import { openLocalRuntime, type LocalRuntime, type LocalRuntimeOptions } from '../tasks/runtime/local-runtime';
@@ -11,8 +12,6 @@ import { buildWorkflowGraph } from './workflow-graph';
 
 /** The jobs the page lists; older finished ones are forgotten. */
 const KEPT_JOBS = 50;
-/** The most hours a backfill started from the page runs at once, as the backfill workflow's PlanHours allows. */
-export const MAX_BACKFILL_CONCURRENCY = 40;
 
 export function summarize(record: ExecutionRecord): ExecutionSummary {
   return {
@@ -30,8 +29,9 @@ export function summarize(record: ExecutionRecord): ExecutionSummary {
 
 /** One execution with its graph, the executions it started and its reruns. */
 export async function describeExecution(executions: ExecutionStore, id: string): Promise<ExecutionDetail> {
-  const record = await executions.get(id);
+  // The list holds the record; get() only for what the list lacks, which also says why an id is bad.
   const all = await executions.list();
+  const record = all.find((execution) => execution.id === id) ?? (await executions.get(id));
   const workflow = loadWorkflow(record.stateMachine);
   return {
     summary: summarize(record),
@@ -106,7 +106,7 @@ export class JobRunner {
     hourStartMs(from);
     hourStartMs(to);
     if (to <= from) throw new InvalidInputError(`"to" (${to}, exclusive) must be after "from" (${from})`);
-    const concurrency = input.concurrency === undefined ? 4 : Number(input.concurrency);
+    const concurrency = input.concurrency === undefined ? DEFAULT_BACKFILL_CONCURRENCY : Number(input.concurrency);
     if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > MAX_BACKFILL_CONCURRENCY) {
       throw new InvalidInputError(`"concurrency" must be a whole number from 1 to ${MAX_BACKFILL_CONCURRENCY}, got ${JSON.stringify(input.concurrency)}`);
     }
