@@ -28,10 +28,6 @@ export interface AggregateSettings {
   readonly parquet?: boolean;
   /** `$z_threshold` of traffic_anomalies. @default 3 */
   readonly zThreshold?: number;
-  /** DuckDB `threads` of the default engine (unused with `ports.engine`). @default DuckDB's default, one per core */
-  readonly threads?: number;
-  /** DuckDB `memory_limit` of the default engine (unused with `ports.engine`). @default '1GB' */
-  readonly memoryLimit?: string;
 }
 
 /** The aggregate step's report; JSON-serialisable, it becomes the Step Functions state output. */
@@ -72,7 +68,7 @@ export async function runAggregate(input: AggregateInput, ports: AggregatePorts,
 
   const snapshot = await ports.catalog.snapshot();
   const jobs = planAggregates(input.partitions.map(hourOfPartitionKey), eventHoursOf(snapshot));
-  const engine = ports.engine ?? new DuckDbAggregateEngine(ports.store, { threads: settings.threads, memoryLimit: settings.memoryLimit });
+  const engine = ports.engine ?? new DuckDbAggregateEngine(ports.store);
   const formats: AggregateOutput['format'][] = settings.parquet ? ['csv', 'parquet'] : ['csv'];
   const session = await engine.open({ snapshot, executionName: executionNameOf(input.executionId) });
   let filesWritten = 0;

@@ -192,6 +192,8 @@ async function mergeOnce(input: MergeInput, ports: MergePorts, settings: MergeSe
     } finally {
       for (const writer of writers.slice(1)) writer.closeSync();
     }
+    // Only the delta writes read it: free its rows before the rewrites and the click index.
+    await db.run('DROP TABLE IF EXISTS minor_candidates');
 
     const supersededRows = await count(db, 'SELECT count(*) FROM superseded');
     for (const [index, [filePath, partition]] of (await rows(db, 'SELECT DISTINCT file, partition FROM superseded ORDER BY 1')).entries()) {

@@ -24,8 +24,8 @@ export interface StagePool {
 
 /**
  * A pool of worker threads for staging, so that parsing and validating raw records uses every core.
- * Idle workers do not keep the process alive, and are kept for a while so that consecutive merges
- * (a backfill, the demo) do not pay for starting them again.
+ * Idle workers do not keep the process alive; they are kept while the pool lives, so that a worker
+ * waiting for its next object is not started again (sharedStaging closes the pool when staging ends).
  */
 export function createStagePool(threads: number): StagePool {
   const pool = new Piscina<StageObjectTask, StagedRecords>({

@@ -66,6 +66,6 @@ export function readAwsEnvironment(env: NodeJS.ProcessEnv = process.env): AwsEnv
 /** The value of an optional variable that this function needs. */
 export function requireSetting<K extends keyof AwsEnvironment>(environment: AwsEnvironment, name: K): NonNullable<AwsEnvironment[K]> {
   const value = environment[name];
-  if (value === undefined || value === '') throw new InvalidInputError(`invalid Lambda environment: ${name} is not set`);
+  if (value === undefined) throw new InvalidInputError(`invalid Lambda environment: ${name} is not set`);
   return value as NonNullable<AwsEnvironment[K]>;
 }

@@ -17,7 +17,7 @@ import type { ObjectStore } from '../ports/object-store';
 import type { OperationalTables } from '../ports/operational-tables';
 import { tableNames } from '../tables/definitions';
 import { readAwsEnvironment, requireSetting, type AwsEnvironment } from './aws-environment';
-import { parseLakeSettings, type LakeSettings } from './lake-settings';
+import { NO_LAKE_SETTINGS, parseLakeSettings, type LakeSettings } from './lake-settings';
 
 /** The ports of a task on AWS, built from its Lambda's environment (the names the CDK app sets). */
 export interface AwsPorts {
@@ -39,7 +39,7 @@ export interface AwsPorts {
 export function createAwsPorts(env: NodeJS.ProcessEnv = process.env): AwsPorts {
   const environment = readAwsEnvironment(env);
   const region = env.AWS_REGION;
-  const settings = environment.LAKE_SETTINGS === undefined ? { aggregate: {}, compaction: {}, vacuum: {} } : parseLakeSettings(environment.LAKE_SETTINGS, 'LAKE_SETTINGS');
+  const settings = environment.LAKE_SETTINGS === undefined ? NO_LAKE_SETTINGS : parseLakeSettings(environment.LAKE_SETTINGS, 'LAKE_SETTINGS');
   const store = new S3ObjectStore({ client: new S3Client({}), bucket: environment.LAKE_BUCKET, duckdbSetup: () => duckDbSetupOf(env, environment.LAKE_BUCKET, region) });
   const documentClient = once(() => DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } }));
   return {

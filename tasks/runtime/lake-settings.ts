@@ -30,6 +30,9 @@ export interface LakeSettings {
   readonly vacuum: VacuumSettings;
 }
 
+/** A lake that sets nothing: every task's defaults. */
+export const NO_LAKE_SETTINGS: LakeSettings = { aggregate: {}, compaction: {}, vacuum: {} };
+
 /**
  * The settings of the lake at `lake`, from its `lakehouse.json` when there is one, for example
  * `{"aggregate": {"parquet": true}, "compaction": {"targetFileBytes": 67108864}}`. A file that is not
@@ -41,7 +44,7 @@ export function readLakeSettings(lake: string): LakeSettings {
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { aggregate: {}, compaction: {}, vacuum: {} };
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return NO_LAKE_SETTINGS;
     throw error;
   }
   return parseLakeSettings(text, `lake settings ${file}`);

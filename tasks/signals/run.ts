@@ -61,28 +61,31 @@ const PARALLEL_QUERIES = 16;
 export async function runSignals(input: SignalsInput, ports: SignalsPorts): Promise<SignalsResult> {
   const hours = [...new Set(input.partitions.map(hourOfPartitionKey))].sort();
   const demand = new ProductDemandReader(ports.store);
+  const demandOf = async (of: readonly Hour[]) => new Map(await Promise.all(of.map(async (hour) => [hour, await demand.demandOf(hour)] as const)));
+  const demandByHour = await demandOf(hours);
   const wanted: { readonly hour: Hour; readonly productId: number }[] = [];
-  for (const hour of hours) for (const productId of (await demand.demandOf(hour)).keys()) wanted.push({ hour, productId });
+  for (const hour of hours) for (const productId of demandByHour.get(hour)!.keys()) wanted.push({ hour, productId });
   const nothing = { hours, signals: 0, written: 0, unchanged: 0, withoutCatalog: wanted.length };
   if (wanted.length === 0) return nothing;
+  // Each touched hour's signal window, the hour and the 23 before it; every hour's demand read once.
+  const windows = new Map(hours.map((hour) => [hour, hoursBetween(addHours(hour, 1 - SIGNAL_WINDOW_HOURS), addHours(hour, 1))]));
+  for (const [hour, rows] of await demandOf([...new Set([...windows.values()].flat())].filter((hour) => !demandByHour.has(hour)))) demandByHour.set(hour, rows);
 
   const written = await ports.tables.use(async (session) => {
     const products = await readProducts(session, [...new Set(wanted.map(({ productId }) => productId))]);
     const cataloged = wanted.filter(({ productId }) => products.has(productId));
     if (cataloged.length === 0) return nothing;
-    const windowStart = addHours(hours[0]!, 1 - SIGNAL_WINDOW_HOURS);
-    const windowEnd = addHours(hours[hours.length - 1]!, 1);
-    const orders = await readOrdersByProduct(session, [...new Set(cataloged.map(({ productId }) => productId))], windowStart, windowEnd);
+    const orders = await readOrdersByProduct(session, orderWindowsOf(cataloged));
     const computedAt = (ports.now ?? (() => new Date()))().toISOString();
     const signals: PriceSignalItem[] = [];
     for (const { hour, productId } of cataloged) {
-      const window = hoursBetween(addHours(hour, 1 - SIGNAL_WINDOW_HOURS), addHours(hour, 1));
-      const windowDemand = await Promise.all(window.map(async (windowHour) => (await demand.demandOf(windowHour)).get(productId)));
+      const window = windows.get(hour)!;
+      const windowDemand = window.map((windowHour) => demandByHour.get(windowHour)!.get(productId));
       signals.push(
         buildSignal({
           hour,
           product: products.get(productId)!,
-          demand: (await demand.demandOf(hour)).get(productId)!,
+          demand: demandByHour.get(hour)!.get(productId)!,
           windowDemand: windowDemand.filter((row) => row !== undefined),
           orders: (orders.get(productId) ?? []).filter(({ ordered_at }) => ordered_at >= window[0]! && ordered_at < addHours(hour, 1)),
           computedBy: input.executionId,
@@ -150,13 +153,27 @@ async function readProducts(session: TableSession, productIds: readonly number[]
   return new Map(items.map((item) => [item.product_id, item]));
 }
 
+/** Each product's orders window: [its first signal hour's window start, its last signal hour's end). */
+function orderWindowsOf(signals: readonly { readonly hour: Hour; readonly productId: number }[]): Map<number, { readonly fromHour: Hour; readonly toHour: Hour }> {
+  const windows = new Map<number, { fromHour: Hour; toHour: Hour }>();
+  for (const { hour, productId } of signals) {
+    const fromHour = addHours(hour, 1 - SIGNAL_WINDOW_HOURS);
+    const toHour = addHours(hour, 1);
+    const known = windows.get(productId);
+    if (known === undefined) windows.set(productId, { fromHour, toHour });
+    else windows.set(productId, { fromHour: fromHour < known.fromHour ? fromHour : known.fromHour, toHour: toHour > known.toHour ? toHour : known.toHour });
+  }
+  return windows;
+}
+
 /**
- * Each product's orders placed in [fromHour, toHour), through the orders index by product and time.
- * The bounds are hour prefixes of the ISO 8601 `ordered_at`, so BETWEEN takes every order from the
- * first hour's start and none of `toHour` (a longer string sorts after its prefix).
+ * Each product's orders placed in its window [fromHour, toHour), through the orders index by product
+ * and time. The bounds are hour prefixes of the ISO 8601 `ordered_at`, so BETWEEN takes every order
+ * from the first hour's start and none of `toHour` (a longer string sorts after its prefix).
  */
-async function readOrdersByProduct(session: TableSession, productIds: readonly number[], fromHour: Hour, toHour: Hour): Promise<Map<number, OrderItem[]>> {
+async function readOrdersByProduct(session: TableSession, windows: ReadonlyMap<number, { readonly fromHour: Hour; readonly toHour: Hour }>): Promise<Map<number, OrderItem[]>> {
   const orders = new Map<number, OrderItem[]>();
+  const productIds = [...windows.keys()];
   const readOne = (productId: number) =>
     tableCall(`reading the orders of product ${productId}`, async () => {
       const items: OrderItem[] = [];
@@ -166,7 +183,7 @@ async function readOrdersByProduct(session: TableSession, productIds: readonly n
           TableName: session.names.orders,
           IndexName: ORDERS_BY_PRODUCT_INDEX,
           KeyConditionExpression: 'product_id = :product AND ordered_at BETWEEN :from AND :to',
-          ExpressionAttributeValues: { ':product': productId, ':from': fromHour, ':to': toHour },
+          ExpressionAttributeValues: { ':product': productId, ':from': windows.get(productId)!.fromHour, ':to': windows.get(productId)!.toHour },
         },
       );
       for await (const page of pages) items.push(...((page.Items ?? []) as OrderItem[]));

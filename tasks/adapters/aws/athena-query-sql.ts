@@ -5,6 +5,7 @@
  */
 import { parametersOf, QUERY_PARAMETERS, querySql, statementOf, type QueryParameter, type QueryParameterValues } from '../../aggregate/queries';
 import { InvalidInputError } from '../../ports/errors';
+import { sqlString } from '../../shared/sql-text';
 import { bindLakeRelations } from './lake-relations-sql';
 
 /**
@@ -25,7 +26,7 @@ export function athenaQuerySql(name: string, parameters: QueryParameterValues, d
  */
 export function athenaUnloadStatement(select: string, to: string): string {
   if (!/^s3:\/\/[^/]+\/.*\/$/.test(to)) throw new InvalidInputError(`UNLOAD location "${to}": expected an s3:// prefix ending with /`);
-  return `UNLOAD (\n${select}\n)\nTO ${trinoString(to)}\nWITH (format = 'PARQUET')`;
+  return `UNLOAD (\n${select}\n)\nTO ${sqlString(to)}\nWITH (format = 'PARQUET')`;
 }
 
 /** Throws InvalidInputError unless `name` can be the Glue database: lowercase letters, digits and underscores, as Athena requires. */
@@ -181,7 +182,3 @@ function withRelations(sql: string, name: string, database: string, reads: { rea
   return bindLakeRelations(sql, name, { events: `"${database}"."events"`, users: `"${database}"."users"` }, reads);
 }
 
-/** A Trino string literal: quotes doubled (a backslash is no escape in Trino). */
-function trinoString(text: string): string {
-  return `'${text.replaceAll("'", "''")}'`;
-}

@@ -108,13 +108,12 @@ export class RedshiftAggregateEngine implements AggregateEngine {
       await this.deleteAll(staging);
       const finished = await this.runStatement(statement, `${executionName}/aggregate/${job.query}/${job.period}/${output.format}`, `aggregate ${job.query} for ${job.period} (${output.format})`);
       if (await this.moveStaged(staging, output, finished)) written.push(output.key);
-      await this.deleteAll(staging);
     }
     return written;
   }
 
   /**
-   * Moves the one file UNLOAD staged to `output.key`; returns false for an empty result, which UNLOAD
+   * Moves the one file UNLOAD staged to `output.key`, leaving the staging prefix empty; returns false for an empty result, which UNLOAD
    * writes no file for, after deleting what `output.key` held, so no stale result survives.
    */
   private async moveStaged(staging: string, output: AggregateOutput, finished: DescribeStatementResponse): Promise<boolean> {
@@ -128,6 +127,7 @@ export class RedshiftAggregateEngine implements AggregateEngine {
       throw new QueryError(`UNLOAD for ${output.key} left ${staged.length} files under ${staging} (${finished.ResultRows} rows): expected exactly one`);
     }
     await this.props.store.put(output.key, await this.props.store.get(staged[0]!));
+    await this.props.store.delete(staged[0]!);
     return true;
   }
 

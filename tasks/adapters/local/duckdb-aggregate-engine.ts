@@ -130,7 +130,6 @@ function windowSnapshot(snapshot: CatalogSnapshot, startMs: number, endMs: numbe
   return { version: snapshot.version, tables: all ? { [EVENTS_TABLE]: { ...all, partitions } } : {} };
 }
 
-/** The view `users` (user_id, segment) over the users dimension; empty when there is none. */
 /** The temp table `aggregate_result`: the job's query over the relations `events` and `users`, its parameters bound by name. */
 export async function computeAggregateResult(engine: DuckDbQueryEngine, job: Pick<AggregateUnload, 'query' | 'parameters'>): Promise<void> {
   const sql = querySql(job.query);
@@ -138,6 +137,7 @@ export async function computeAggregateResult(engine: DuckDbQueryEngine, job: Pic
   await engine.connection.run(`CREATE OR REPLACE TEMP TABLE aggregate_result AS ${statementOf(sql)}`, bound);
 }
 
+/** The view `users` (user_id, segment) over the users dimension; empty when there is none. */
 export async function createUsersView(engine: DuckDbQueryEngine, store: ObjectStore): Promise<void> {
   if (!(await store.exists(USERS_DIMENSION_KEY))) {
     await engine.run('CREATE OR REPLACE TEMP VIEW users AS SELECT CAST(NULL AS VARCHAR) AS user_id, CAST(NULL AS VARCHAR) AS segment WHERE false');
