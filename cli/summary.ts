@@ -103,21 +103,24 @@ export function renderRunSummary(summary: RunSummary): string {
 }
 
 /** What the pricing branch did after a command's workflows: the stream's delivery, or why it failed. */
-export type PricingSummary = PricingDelivery | { readonly failure: string };
+type PricingSummary = PricingDelivery | { readonly failure: string };
 
 /**
- * Delivers the waiting price signals to the consumer. A failed delivery is reported, not thrown: the
- * workflows it follows succeeded, and the records wait in the stream for the next delivery.
+ * Delivers the waiting price signals to the consumer and says in one line what it did. A failed
+ * delivery is reported, not thrown: the workflows it follows succeeded, and the records wait in the
+ * stream for the next delivery.
  */
-export async function deliverPriceSignals(pricing: LocalPricing): Promise<PricingSummary> {
+export async function deliverPriceSignals(pricing: LocalPricing): Promise<string> {
+  let summary: PricingSummary;
   try {
-    return await pricing.deliver();
+    summary = await pricing.deliver();
   } catch (error) {
-    return { failure: (error as Error).message.split('\n')[0] ?? '' };
+    summary = { failure: (error as Error).message.split('\n')[0] ?? '' };
   }
+  return renderPricingSummary(summary);
 }
 
-export function renderPricingSummary(summary: PricingSummary): string {
+function renderPricingSummary(summary: PricingSummary): string {
   if ('failure' in summary) return `price adjustments: none: delivering the price signals failed (they wait for the next delivery): ${summary.failure}`;
   const delivery = summary;
   switch (delivery.status) {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { deliverPriceSignals, renderPricingSummary } from '../cli/summary';
+import { deliverPriceSignals } from '../cli/summary';
 import { DEFAULT_BACKFILL_CONCURRENCY, MAX_BACKFILL_CONCURRENCY } from '../tasks/plan-hours/schema';
 import { InvalidInputError } from '../tasks/ports/errors';
 import type { ExecutionRecord, ExecutionStore } from '../tasks/runtime/execution-store';
@@ -132,7 +132,7 @@ export class JobRunner {
       try {
         const execution = await start(runtime);
         job.executionId = execution.id;
-        job.pricing = await this.deliver(() => deliverPriceSignals(runtime.pricing).then(renderPricingSummary));
+        job.pricing = await this.deliver(() => deliverPriceSignals(runtime.pricing));
         job.status = execution.status === 'SUCCEEDED' ? 'succeeded' : 'failed';
         if (execution.status === 'SUCCEEDED') {
           job.progress.done = job.progress.total;

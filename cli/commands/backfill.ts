@@ -5,7 +5,7 @@ import { openLocalRuntime } from '../../tasks/runtime/local-runtime';
 import { addAwsOptions, AwsWorkflows, awsMode, type AwsCliDependencies, type AwsOptions } from '../aws-workflows';
 import { action, addLakeOption, checkHour, CliError, existingLake, parsePositiveInteger } from '../command-helpers';
 import { hourlyProgress } from '../progress';
-import { deliverPriceSignals, renderPricingSummary } from '../summary';
+import { deliverPriceSignals } from '../summary';
 import { describeExecution } from './executions';
 
 export function registerBackfill(program: Command, aws: AwsCliDependencies = {}): void {
@@ -32,7 +32,7 @@ export function registerBackfill(program: Command, aws: AwsCliDependencies = {})
       const lake = await existingLake(options.lake);
       const runtime = openLocalRuntime(lake, { onEvent: hourlyProgress(hours.length) });
       const execution = await runtime.runner.start('backfill', { from, to, concurrency });
-      process.stdout.write(`${describeExecution(execution)}\n${renderPricingSummary(await deliverPriceSignals(runtime.pricing))}\n`);
+      process.stdout.write(`${describeExecution(execution)}\n${await deliverPriceSignals(runtime.pricing)}\n`);
       if (execution.status !== 'SUCCEEDED') {
         throw new CliError(`execution ${execution.id} ${execution.status}: ${execution.error?.error ?? ''} ${execution.error?.cause ?? ''}`.trim());
       }

@@ -9,7 +9,7 @@ import { addHours, hoursBetween } from '../../tasks/shared/hours';
 import { openLocalRuntime, type LocalRuntime } from '../../tasks/runtime/local-runtime';
 import { action, addLakeOption, CliError, parsePositiveInteger, parsePositiveNumber } from '../command-helpers';
 import { hourlyProgress } from '../progress';
-import { deliverPriceSignals, renderPricingSummary, renderRunSummary, summarizeHourlyRuns } from '../summary';
+import { deliverPriceSignals, renderRunSummary, summarizeHourlyRuns } from '../summary';
 import { describeGeneration } from './generate';
 import { describeTraining } from './train-model';
 
@@ -56,7 +56,7 @@ export function registerDemo(program: Command): void {
       const durationMs = Date.now() - started;
       process.stdout.write(`\nbackfill ${backfill.id} ${backfill.status}\n${renderRunSummary(summarizeHourlyRuns(hourly, durationMs))}\n`);
       if (backfill.status === 'SUCCEEDED') process.stdout.write(`\n${await trainModelUnlessOne(runtime)}\n`);
-      process.stdout.write(`${renderPricingSummary(await deliverPriceSignals(runtime.pricing))}\n`);
+      process.stdout.write(`${await deliverPriceSignals(runtime.pricing)}\n`);
       process.stdout.write(`\nnext: "npx lakehouse executions" lists the runs, "npx lakehouse rerun <id>" reruns one, "npx lakehouse schema" shows the schema and its drift\n`);
       if (backfill.status !== 'SUCCEEDED') {
         throw new CliError(`backfill ${backfill.id} ${backfill.status}: ${backfill.error?.error ?? ''} ${backfill.error?.cause ?? ''}`.trim());

@@ -5,7 +5,7 @@ import { addAwsOptions, AwsWorkflows, awsMode, parseStatus, type AwsCliDependenc
 import { action, addLakeOption, CliError, existingLake, parsePositiveInteger } from '../command-helpers';
 import { hourlyProgress } from '../progress';
 import { formatDuration, renderTable } from '../render';
-import { deliverPriceSignals, renderPricingSummary } from '../summary';
+import { deliverPriceSignals } from '../summary';
 
 export function registerExecutions(program: Command, aws: AwsCliDependencies = {}): void {
   const executions = addAwsOptions(
@@ -70,7 +70,7 @@ export function registerExecutions(program: Command, aws: AwsCliDependencies = {
       const lake = await existingLake(options.lake);
       const runtime = openLocalRuntime(lake, { onEvent: hourlyProgress(await expectedHours(lake, id)) });
       const record = await runtime.runner.rerun(id);
-      process.stdout.write(`${describeExecution(record)}\n${renderPricingSummary(await deliverPriceSignals(runtime.pricing))}\n`);
+      process.stdout.write(`${describeExecution(record)}\n${await deliverPriceSignals(runtime.pricing)}\n`);
       if (record.status !== 'SUCCEEDED') {
         throw new CliError(`rerun ${record.id} of ${id} ${record.status}: ${record.error?.error ?? ''} ${record.error?.cause ?? ''}`.trim());
       }

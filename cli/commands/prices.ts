@@ -4,7 +4,7 @@ import { DEAD_LETTERS_PREFIX } from '../../tasks/runtime/local-pricing';
 import type { PriceHistoryItem, ProductItem } from '../../tasks/tables/items';
 import { action, addLakeOption, existingLake, parsePositiveInteger } from '../command-helpers';
 import { formatCount, renderTable } from '../render';
-import { deliverPriceSignals, renderPricingSummary } from '../summary';
+import { deliverPriceSignals } from '../summary';
 
 interface PricesOptions {
   lake: string;
@@ -26,7 +26,7 @@ export function registerPrices(program: Command): void {
       const limit = parsePositiveInteger(options.limit, '--limit');
       const lake = await existingLake(options.lake);
       const runtime = openLocalRuntime(lake);
-      if (options.deliver) process.stdout.write(`${renderPricingSummary(await deliverPriceSignals(runtime.pricing))}\n\n`);
+      if (options.deliver) process.stdout.write(`${await deliverPriceSignals(runtime.pricing)}\n\n`);
       const prices = await runtime.pricing.readPrices();
       if (prices === undefined || prices.products.length === 0) {
         process.stdout.write(`no product catalog in ${options.lake} yet ("lakehouse generate" seeds one)\n`);

@@ -3,7 +3,7 @@ import { openLocalRuntime } from '../../tasks/runtime/local-runtime';
 import { runDueHours, runSchedule } from '../../tasks/runtime/local-schedule';
 import { action, addLakeOption, existingLake, parsePositiveNumber } from '../command-helpers';
 import { hourlyProgress } from '../progress';
-import { deliverPriceSignals, renderPricingSummary } from '../summary';
+import { deliverPriceSignals } from '../summary';
 
 export function registerSchedule(program: Command): void {
   addLakeOption(
@@ -23,7 +23,7 @@ export function registerSchedule(program: Command): void {
         delayMs,
         start: async (hour: string) => {
           const record = await runtime.runner.start('hourly', { hour });
-          process.stderr.write(`  ${renderPricingSummary(await deliverPriceSignals(runtime.pricing))}\n`);
+          process.stderr.write(`  ${await deliverPriceSignals(runtime.pricing)}\n`);
           return record;
         },
       };
