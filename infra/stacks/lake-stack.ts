@@ -7,7 +7,7 @@ import { CfnDataLakeSettings, CfnResource } from 'aws-cdk-lib/aws-lakeformation'
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership, StorageClass, type LifecycleRule } from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { CATALOG_TABLE } from '../../tasks/adapters/aws/dynamodb-catalog';
-import { CURATED_PREFIX, EVENT_COLUMNS, EVENTS_TABLE, MANIFESTS_PREFIX, USERS_DIMENSION_KEY } from '../../tasks/curated/layout';
+import { CURATED_PREFIX, EVENT_COLUMNS, EVENTS_TABLE, MANIFESTS_PREFIX, REJECTS_PREFIX, USERS_DIMENSION_KEY } from '../../tasks/curated/layout';
 import { definedTable } from '../constructs/defined-table';
 import { LakeFormationGrants } from '../constructs/lake-formation';
 import { acknowledge, wildcardResource } from '../constructs/nag';
@@ -345,7 +345,7 @@ function lakeLifecycleRules(retention: LakehouseStackProps['config']['retention'
           : [],
       expiration: Duration.days(retention.rawDays),
     },
-    { id: 'rejects', prefix: 'rejects/', expiration: Duration.days(retention.rejectsDays) },
+    { id: 'rejects', prefix: REJECTS_PREFIX, expiration: Duration.days(retention.rejectsDays) },
     { id: 'firehose-errors', prefix: FIREHOSE_ERRORS_PREFIX, expiration: Duration.days(retention.rejectsDays) },
     // UNLOAD's staging files are moved to their keys at once; what a crash leaves is garbage after a day.
     { id: 'staging', prefix: STAGING_PREFIX, expiration: day, abortIncompleteMultipartUploadAfter: day },

@@ -9,7 +9,8 @@ import { ContextAttribute, Schedule, ScheduleExpression, ScheduleTargetInput, Ti
 import { StepFunctionsStartExecution } from 'aws-cdk-lib/aws-scheduler-targets';
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
-import { EVENTS_TABLE, MANIFESTS_PREFIX } from '../../tasks/curated/layout';
+import { AGGREGATES_PREFIX } from '../../tasks/aggregate/queries';
+import { EVENTS_TABLE, MANIFESTS_PREFIX, REJECTS_PREFIX } from '../../tasks/curated/layout';
 import { AWS_ENVIRONMENT } from '../../tasks/runtime/aws-environment';
 import { parseLakeSettings } from '../../tasks/runtime/lake-settings';
 import { collectStates, readWorkflowDescriptor, DEFAULT_WORKFLOWS_DIR, type AslDefinition } from '../../tasks/runtime/workflow-definitions';
@@ -23,7 +24,7 @@ import { WorkflowStateMachine } from '../constructs/workflow-state-machine';
 import { arnIn, lakehouseNames, type LakehouseNames } from '../names';
 import { ATHENA_RESULTS_PREFIX, CURATED_ROOT, USERS_TABLE } from './lake-stack';
 import { removalPolicyOf, type LakehouseStackProps } from './lakehouse-stack-props';
-import { AGGREGATES_PREFIX, AGGREGATES_STAGING_PREFIX } from './query-stack';
+import { AGGREGATES_STAGING_PREFIX } from './query-stack';
 
 /** The tasks the hourly and backfill workflows run (the pricing consumer lives with its stream). */
 export type WorkflowTask = Exclude<TaskName, 'pricing'>;
@@ -205,7 +206,7 @@ export class OrchestrationStack extends Stack {
     const curated = `${CURATED_ROOT}/`;
     // Every task on the catalog may bring Glue up to the version of record, which writes the partitions' manifests.
     this.grantLake(fns.crawl, lake, { read: ['raw/', CATALOG_PREFIX], write: [CATALOG_PREFIX, MANIFESTS_PREFIX] });
-    this.grantLake(fns.merge, lake, { read: ['raw/', 'dims/', curated, CATALOG_PREFIX], write: [curated, 'rejects/', CATALOG_PREFIX] });
+    this.grantLake(fns.merge, lake, { read: ['raw/', 'dims/', curated, CATALOG_PREFIX], write: [curated, REJECTS_PREFIX, CATALOG_PREFIX] });
     this.grantLake(fns.compact, lake, { read: [curated, CATALOG_PREFIX], write: [curated, CATALOG_PREFIX] });
     this.grantLake(fns.aggregate, lake, {
       read: [curated, 'dims/', CATALOG_PREFIX, AGGREGATES_STAGING_PREFIX, AGGREGATES_PREFIX],
@@ -213,7 +214,7 @@ export class OrchestrationStack extends Stack {
       delete: [AGGREGATES_STAGING_PREFIX, AGGREGATES_PREFIX],
     });
     this.grantLake(fns.signals, lake, { read: [AGGREGATES_PREFIX, 'dims/'] });
-    this.grantLake(fns.vacuum, lake, { read: [curated, 'rejects/', CATALOG_PREFIX], write: [CATALOG_PREFIX, MANIFESTS_PREFIX], delete: [curated, 'rejects/', CATALOG_PREFIX] });
+    this.grantLake(fns.vacuum, lake, { read: [curated, REJECTS_PREFIX, CATALOG_PREFIX], write: [CATALOG_PREFIX, MANIFESTS_PREFIX], delete: [curated, REJECTS_PREFIX, CATALOG_PREFIX] });
 
     const catalogTasks = [fns.crawl, fns.merge, fns.compact, fns.aggregate, fns.vacuum];
     const curatedLocation = `arn:${this.partition}:s3:::${names.lakeBucket}/${CURATED_ROOT}`;

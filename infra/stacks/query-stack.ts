@@ -6,6 +6,7 @@ import { CfnNamespace, CfnWorkgroup } from 'aws-cdk-lib/aws-redshiftserverless';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { AwsCustomResource, AwsCustomResourcePolicy, PhysicalResourceId } from 'aws-cdk-lib/custom-resources';
 import type { Construct } from 'constructs';
+import { AGGREGATES_PREFIX } from '../../tasks/aggregate/queries';
 import { EVENTS_TABLE } from '../../tasks/curated/layout';
 import { LakeFormationGrants } from '../constructs/lake-formation';
 import { acknowledge, wildcardResource } from '../constructs/nag';
@@ -15,7 +16,6 @@ import { removalPolicyOf, type LakehouseStackProps } from './lakehouse-stack-pro
 
 /** Where the aggregate step's UNLOAD writes before each file moves to its key, and where the files end up. */
 export const AGGREGATES_STAGING_PREFIX = `${STAGING_PREFIX}aggregates/`;
-export const AGGREGATES_PREFIX = 'aggregates/';
 
 /**
  * Querying the lake. Redshift Serverless (when the environment's aggregate engine is `redshift`):
