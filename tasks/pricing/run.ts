@@ -10,7 +10,7 @@ import { describeIssues } from '../shared/describe-issues';
 import { parseTaskInput } from '../shared/task-input';
 import { priceSignalItemSchema, productItemSchema, type PriceChange, type PriceHistoryItem, type PriceSignalItem, type ProductItem } from '../tables/items';
 import { readItems } from '../tables/read-items';
-import { isConditionFailure, tableCall } from '../tables/table-errors';
+import { conditionalWrite } from '../tables/table-errors';
 import { DEFAULT_GUARDRAILS, guardPrice, type GuardrailSettings, type PriceLimit } from './guardrails';
 import { predictPrices, type PriceModelEndpoint } from './price-model';
 
@@ -203,30 +203,26 @@ async function applyPrediction(
     decided_at: decidedAt.toISOString(),
     stream_sequence: item.sequence,
   };
-  try {
-    await tableCall(`changing the price of product ${signal.product_id}`, () =>
-      ports.tables.doc.send(
-        new UpdateCommand({
-          TableName: ports.tables.names.products,
-          Key: { product_id: signal.product_id },
-          UpdateExpression: 'SET current_price = :new, price_version = :next, priced_through_hour = :hour, recent_changes = :changes, updated_at = :now',
-          ConditionExpression: 'current_price = :read AND price_version = :version',
-          ExpressionAttributeValues: {
-            ':new': change.new_price,
-            ':next': product.price_version + 1,
-            ':hour': signal.event_hour,
-            ':changes': [change, ...product.recent_changes].slice(0, settings.recentChangesKept ?? 20),
-            ':now': change.decided_at,
-            ':read': current,
-            ':version': product.price_version,
-          },
-        }),
-      ),
-    );
-  } catch (error) {
-    if (isConditionFailure(error)) return { kind: 'conflict' };
-    throw error;
-  }
+  const changed = await conditionalWrite(`changing the price of product ${signal.product_id}`, () =>
+    ports.tables.doc.send(
+      new UpdateCommand({
+        TableName: ports.tables.names.products,
+        Key: { product_id: signal.product_id },
+        UpdateExpression: 'SET current_price = :new, price_version = :next, priced_through_hour = :hour, recent_changes = :changes, updated_at = :now',
+        ConditionExpression: 'current_price = :read AND price_version = :version',
+        ExpressionAttributeValues: {
+          ':new': change.new_price,
+          ':next': product.price_version + 1,
+          ':hour': signal.event_hour,
+          ':changes': [change, ...product.recent_changes].slice(0, settings.recentChangesKept ?? 20),
+          ':now': change.decided_at,
+          ':read': current,
+          ':version': product.price_version,
+        },
+      }),
+    ),
+  );
+  if (!changed) return { kind: 'conflict' };
   await putAudit(ports, { product_id: signal.product_id, decision: 'changed', ...change });
   return DONE;
 }
@@ -234,15 +230,10 @@ async function applyPrediction(
 /** Puts the audit row unless the signal has one: a second decision of the same signal is a no-op. */
 async function putAudit(ports: PricingPorts, row: PriceHistoryItem): Promise<void> {
   const { doc, names } = ports.tables;
-  try {
-    await tableCall(`recording the decision on ${row.signal_id} of product ${row.product_id}`, () =>
-      doc.send(new PutCommand({ TableName: names.priceHistory, Item: row, ConditionExpression: 'attribute_not_exists(product_id)' })),
-    );
-  } catch (error) {
-    if (isConditionFailure(error)) return;
-    throw error;
-  }
-  ports.onDecision?.(row);
+  const recorded = await conditionalWrite(`recording the decision on ${row.signal_id} of product ${row.product_id}`, () =>
+    doc.send(new PutCommand({ TableName: names.priceHistory, Item: row, ConditionExpression: 'attribute_not_exists(product_id)' })),
+  );
+  if (recorded) ports.onDecision?.(row);
 }
 
 function holdOf(item: PendingSignal, product: ProductItem, reason: string, decidedAt: Date): PriceHistoryItem {

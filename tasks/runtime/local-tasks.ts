@@ -1,10 +1,7 @@
-import { availableParallelism } from 'node:os';
 import { createAggregateHandler } from '../aggregate/handler';
 import { createCompactHandler } from '../compact/handler';
 import { createCrawlHandler } from '../crawl/handler';
-import { GeoLocator } from '../enrich/geo';
-import { createMergeHandler } from '../merge/handler';
-import { sharedStaging } from '../merge/stage-pool';
+import { createMergeHandler, processMergeResources } from '../merge/handler';
 import { run as planHours } from '../plan-hours/run';
 import { createSignalsHandler } from '../signals/handler';
 import { run as summarizeBackfill } from '../summarize-backfill/run';
@@ -15,14 +12,9 @@ import type { TaskRegistry } from './task-registry';
 
 /** The task cores the workflows' descriptors name, bound to the local ports and the lake's settings (`lakehouse.json`). */
 export function localTasks(ports: LocalPorts, settings: LakeSettings = readLakeSettings(ports.lake)): TaskRegistry {
-  let geo: Promise<GeoLocator> | undefined;
-  // Opened on first use and shared by every merge of this process: the database is large.
-  const openGeo = () => (geo ??= GeoLocator.open());
-  // One worker thread per core.
-  const startStaging = sharedStaging(availableParallelism());
   return {
     crawl: createCrawlHandler(ports),
-    merge: createMergeHandler({ ...ports, geo: openGeo, staging: startStaging }),
+    merge: createMergeHandler({ ...ports, ...processMergeResources() }),
     compact: createCompactHandler(ports, settings.compaction),
     aggregate: createAggregateHandler(ports, settings.aggregate),
     signals: createSignalsHandler({ store: ports.store, tables: ports.tables, capture: ports.priceSignalsStream }),

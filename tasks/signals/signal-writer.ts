@@ -4,7 +4,7 @@ import { CommitConflictError } from '../ports/errors';
 import type { TableSession } from '../ports/operational-tables';
 import type { PriceSignalItem } from '../tables/items';
 import { readItems } from '../tables/read-items';
-import { isConditionFailure, tableCall } from '../tables/table-errors';
+import { conditionalWrite } from '../tables/table-errors';
 
 export interface SignalWriteResult {
   /** Signals inserted or changed: one stream record each. */
@@ -57,13 +57,7 @@ async function putIfUnchanged(session: TableSession, change: ItemChange<PriceSig
     change.oldImage === undefined
       ? { ConditionExpression: 'attribute_not_exists(product_id)' }
       : { ConditionExpression: 'signal_id = :read', ExpressionAttributeValues: { ':read': change.oldImage.signal_id } };
-  try {
-    await tableCall(`putting ${describe(change.newImage)}`, () => session.doc.send(new PutCommand({ TableName: session.names.priceSignals, Item: change.newImage, ...condition })));
-    return true;
-  } catch (error) {
-    if (isConditionFailure(error)) return false;
-    throw error;
-  }
+  return conditionalWrite(`putting ${describe(change.newImage)}`, () => session.doc.send(new PutCommand({ TableName: session.names.priceSignals, Item: change.newImage, ...condition })));
 }
 
 async function readSignals(session: TableSession, signals: readonly PriceSignalItem[]): Promise<Map<string, PriceSignalItem>> {

@@ -17,6 +17,17 @@ export async function tableCall<T>(what: string, call: () => Promise<T>): Promis
   }
 }
 
+/** Runs one conditional write as tableCall does; resolves false when its condition did not hold. */
+export async function conditionalWrite(what: string, call: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await tableCall(what, call);
+    return true;
+  } catch (error) {
+    if (isConditionFailure(error)) return false;
+    throw error;
+  }
+}
+
 export function isConditionFailure(error: unknown): boolean {
   return (error as Error | undefined)?.name === 'ConditionalCheckFailedException';
 }
