@@ -1,12 +1,11 @@
 import { readFileSync } from 'node:fs';
-import * as path from 'node:path';
 import type { RemovalPolicy } from 'aws-cdk-lib';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { acknowledge, wildcardResource } from './nag';
-import { DEFAULT_WORKFLOWS_DIR, findPlaceholders, readWorkflowDescriptor, type WorkflowDescriptor } from '../../tasks/runtime/workflow-definitions';
+import { loadWorkflow, type WorkflowDescriptor } from '../../tasks/runtime/workflow-definitions';
 
 export interface WorkflowStateMachineProps {
   /** The workflow: `workflows/<workflow>.workflow.json` and the ASL file it names. */
@@ -39,9 +38,11 @@ export class WorkflowStateMachine extends Construct {
 
   constructor(scope: Construct, id: string, props: WorkflowStateMachineProps) {
     super(scope, id);
-    this.descriptor = readWorkflowDescriptor(props.workflow);
-    this.definitionFile = path.resolve(DEFAULT_WORKFLOWS_DIR, this.descriptor.definition);
-    const definition = readFileSync(this.definitionFile, 'utf8');
+    // Loaded (and validated) as the local runner loads it: its placeholders are exactly those the descriptor declares.
+    const { descriptor, file } = loadWorkflow(props.workflow);
+    this.descriptor = descriptor;
+    this.definitionFile = file;
+    const definition = readFileSync(file, 'utf8');
 
     const substitutions: Record<string, string> = {};
     const invoked: IFunction[] = [];
@@ -57,8 +58,6 @@ export class WorkflowStateMachine extends Construct {
         substitutions[placeholder] = arn;
       }
     }
-    const unfilled = findPlaceholders(definition).filter((placeholder) => !Object.hasOwn(substitutions, placeholder));
-    if (unfilled.length > 0) throw new Error(`workflow ${props.workflow}: ${this.definitionFile} uses placeholders its descriptor does not fill: ${unfilled.join(', ')}`);
 
     this.logGroup = new LogGroup(this, 'Logs', {
       logGroupName: `/aws/vendedlogs/states/${props.stateMachineName}`,

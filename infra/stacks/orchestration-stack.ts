@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { Duration, Stack, TimeZone } from 'aws-cdk-lib';
 import { Table, type ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
@@ -13,7 +12,7 @@ import { AGGREGATES_PREFIX } from '../../tasks/aggregate/queries';
 import { EVENTS_TABLE, MANIFESTS_PREFIX, REJECTS_PREFIX } from '../../tasks/curated/layout';
 import { AWS_ENVIRONMENT } from '../../tasks/runtime/aws-environment';
 import { parseLakeSettings } from '../../tasks/runtime/lake-settings';
-import { collectStates, readWorkflowDescriptor, DEFAULT_WORKFLOWS_DIR, type AslDefinition } from '../../tasks/runtime/workflow-definitions';
+import { collectStates, loadWorkflow } from '../../tasks/runtime/workflow-definitions';
 import { ORDERS_BY_PRODUCT_INDEX } from '../../tasks/tables/definitions';
 import type { LakehouseConfig } from '../config';
 import { LakeFormationGrants } from '../constructs/lake-formation';
@@ -392,8 +391,7 @@ export class OrchestrationStack extends Stack {
 
 /** The TimeoutSeconds of each task's Task state in a workflow file, by task name. */
 export function stateTimeouts(workflow: string): Partial<Record<string, number>> {
-  const descriptor = readWorkflowDescriptor(workflow);
-  const definition = JSON.parse(readFileSync(`${DEFAULT_WORKFLOWS_DIR}/${descriptor.definition}`, 'utf8')) as AslDefinition;
+  const { descriptor, definition } = loadWorkflow(workflow);
   const timeouts: Record<string, number> = {};
   for (const { name, state } of collectStates(definition)) {
     const taskName = descriptor.tasks[name];
