@@ -1,11 +1,8 @@
-/** Number, size, time and duration formats shared by the views. */
+/** Number, size, time and duration formats shared by the views; counts and durations as the CLI prints them. */
 
-const COUNT = new Intl.NumberFormat('en-US');
+export { formatCount as count, formatDuration as duration } from '../../cli/render';
+
 const regionNames = new Intl.DisplayNames(['en'], { type: 'region' });
-
-export function count(value: number): string {
-  return COUNT.format(value);
-}
 
 export function percent(fraction: number, digits = 1): string {
   return `${(fraction * 100).toFixed(digits)} %`;
@@ -21,14 +18,6 @@ export function bytes(value: number): string {
     unit += 1;
   }
   return `${scaled.toFixed(scaled < 10 ? 1 : 0)} ${units[unit]}`;
-}
-
-export function duration(ms: number | undefined): string {
-  if (ms === undefined) return '-';
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
-  const minutes = Math.floor(ms / 60_000);
-  return `${minutes} min ${Math.round((ms % 60_000) / 1000)} s`;
 }
 
 /** `2021-07-12T05:03:09.123Z` as `2021-07-12 05:03:09` (UTC). */

@@ -1,3 +1,4 @@
+import { hoursBetween } from '../../tasks/shared/hours';
 import type { HourRange, Overview } from '../api-types';
 import { ApiFailure, getJson, takeToken } from './api';
 import { AnalyticsView } from './analytics-view';
@@ -5,7 +6,7 @@ import { chartSummary, resizeCharts } from './charts';
 import { byId, replace } from './dom';
 import { HealthView } from './health-view';
 import { OperationsView } from './operations-view';
-import { hourLabel as label, hoursBetween, JobsFeed, showBanner, type View } from './shell';
+import { hourLabel as label, JobsFeed, showBanner, type View } from './shell';
 
 type ViewName = 'analytics' | 'operations' | 'health';
 const VIEW_NAMES: readonly ViewName[] = ['analytics', 'operations', 'health'];

@@ -51,13 +51,6 @@ export function hourLabel(hour: string): string {
   return `${hour.replace('T', ' ')}:00`;
 }
 
-/** The hours from `from` (inclusive) to `to` (exclusive). */
-export function hoursBetween(from: string, to: string): string[] {
-  const hours: string[] = [];
-  for (let ms = Date.parse(`${from}:00:00Z`); ms < Date.parse(`${to}:00:00Z`); ms += 3_600_000) hours.push(new Date(ms).toISOString().slice(0, 13));
-  return hours;
-}
-
 export interface CardOptions {
   readonly id: string;
   readonly title: string;
