@@ -11,7 +11,7 @@ import {
 import { NotFoundError } from '../tasks/ports/errors';
 import { executionId } from '../tasks/runtime/local-workflow-runner';
 import { CliError } from './command-helpers';
-import { formatDuration, renderTable } from './render';
+import { formatDuration, renderStateTable, renderTable, type StateRow } from './render';
 
 /** What the `--aws` mode of the commands needs from outside; tests replace the waiting and the clock. */
 export interface AwsCliDependencies {
@@ -205,16 +205,16 @@ export function describeAwsExecution(execution: AwsExecution, options: { readonl
   if (execution.error !== undefined || execution.cause !== undefined) lines.push(`  error:    ${errorText(execution)}`);
   if (execution.output !== undefined) lines.push(`  output:   ${compactJson(execution.output)}`);
   if (options.states) {
-    const rows = options.states.map((state) => [
-      state.mapIndex.length === 0 ? state.name : `${state.name} [${state.mapIndex.join('.')}]`,
-      state.type,
-      state.status,
-      state.enteredAt.toISOString().slice(11, 23),
-      formatDuration(state.exitedAt === undefined ? undefined : state.exitedAt.getTime() - state.enteredAt.getTime()),
-      String(state.retries),
-      state.error ? `${state.error.error}: ${readableCause(state.error.cause)}`.slice(0, 120) : '',
-    ]);
-    lines.push('', renderTable(['STATE', 'TYPE', 'STATUS', 'ENTERED', 'DURATION', 'RETRIES', 'ERROR'], rows));
+    const rows = options.states.map((state): StateRow => ({
+      label: state.mapIndex.length === 0 ? state.name : `${state.name} [${state.mapIndex.join('.')}]`,
+      type: state.type,
+      status: state.status,
+      enteredAt: state.enteredAt.toISOString(),
+      ...(state.exitedAt === undefined ? {} : { durationMs: state.exitedAt.getTime() - state.enteredAt.getTime() }),
+      retries: state.retries,
+      ...(state.error ? { error: `${state.error.error}: ${readableCause(state.error.cause)}` } : {}),
+    }));
+    lines.push('', renderStateTable(rows));
   }
   return lines.join('\n');
 }

@@ -22,3 +22,30 @@ export function renderTable(header: readonly string[], rows: readonly (readonly 
       .trimEnd();
   return [line(header), ...rows.map(line)].join('\n');
 }
+
+/** One visit of a state, as an execution's table shows it. */
+export interface StateRow {
+  /** The state's name, with its Map iteration where it ran in one. */
+  readonly label: string;
+  readonly type: string;
+  readonly status: string;
+  /** ISO 8601. */
+  readonly enteredAt: string;
+  readonly durationMs?: number;
+  readonly retries: number;
+  readonly error?: string;
+}
+
+/** The per-state table of an execution, local or on Step Functions. */
+export function renderStateTable(states: readonly StateRow[]): string {
+  const rows = states.map((state) => [
+    state.label,
+    state.type,
+    state.status,
+    state.enteredAt.slice(11, 23),
+    formatDuration(state.durationMs),
+    String(state.retries),
+    (state.error ?? '').slice(0, 120),
+  ]);
+  return renderTable(['STATE', 'TYPE', 'STATUS', 'ENTERED', 'DURATION', 'RETRIES', 'ERROR'], rows);
+}

@@ -4,7 +4,7 @@ import { openLocalRuntime } from '../../tasks/runtime/local-runtime';
 import { addAwsOptions, AwsWorkflows, awsMode, parseStatus, type AwsCliDependencies, type AwsOptions } from '../aws-workflows';
 import { action, addLakeOption, CliError, existingLake, parsePositiveInteger } from '../command-helpers';
 import { hourlyProgress } from '../progress';
-import { formatDuration, renderTable } from '../render';
+import { formatDuration, renderStateTable, renderTable, type StateRow } from '../render';
 import { deliverPriceSignals } from '../summary';
 
 export function registerExecutions(program: Command, aws: AwsCliDependencies = {}): void {
@@ -102,16 +102,16 @@ export function describeExecution(record: ExecutionRecord, options: { states?: b
   if (record.error) lines.push(`  error:    ${record.error.error}: ${record.error.cause}`);
   if (record.output !== undefined && options.states) lines.push(`  output:   ${JSON.stringify(record.output)}`);
   if (options.states) {
-    const rows = record.states.map((state) => [
-      state.mapIndex === undefined ? state.name : `${state.name} [${state.mapIndex}]`,
-      state.type,
-      state.status,
-      state.enteredAt.replace('T', ' ').slice(11, 23),
-      formatDuration(state.durationMs),
-      String(state.retries),
-      state.error ? `${state.error.error}: ${state.error.cause}`.slice(0, 120) : '',
-    ]);
-    lines.push('', renderTable(['STATE', 'TYPE', 'STATUS', 'ENTERED', 'DURATION', 'RETRIES', 'ERROR'], rows));
+    const rows = record.states.map((state): StateRow => ({
+      label: state.mapIndex === undefined ? state.name : `${state.name} [${state.mapIndex}]`,
+      type: state.type,
+      status: state.status,
+      enteredAt: state.enteredAt,
+      ...(state.durationMs === undefined ? {} : { durationMs: state.durationMs }),
+      retries: state.retries,
+      ...(state.error ? { error: `${state.error.error}: ${state.error.cause}` } : {}),
+    }));
+    lines.push('', renderStateTable(rows));
   }
   return lines.join('\n');
 }
