@@ -16,8 +16,9 @@ describe('npx cdk synth', () => {
   afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
   it('synthesizes every stack of the default environment', async () => {
-    const { stderr } = await run('npx', ['cdk', 'synth', '--quiet', '--output', outdir], { cwd: REPO_ROOT, timeout: 300_000 });
-    expect(stderr).toContain('Successfully synthesized');
+    // The CLI prints its messages to stderr, or to stdout when CI=true: the test reads both.
+    const { stdout, stderr } = await run('npx', ['cdk', 'synth', '--quiet', '--output', outdir], { cwd: REPO_ROOT, timeout: 300_000 });
+    expect(stdout + stderr).toContain('Successfully synthesized');
     const templates = readdirSync(outdir).filter((name) => name.endsWith('.template.json')).sort();
     expect(templates).toEqual(['Ingestion', 'Lake', 'Operations', 'Orchestration', 'Pricing', 'Query'].map((stack) => `${stack}.template.json`));
     expect(existsSync(path.join(outdir, 'manifest.json'))).toBe(true);
