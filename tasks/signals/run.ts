@@ -80,6 +80,7 @@ export async function runSignals(input: SignalsInput, ports: SignalsPorts): Prom
     const signals: PriceSignalItem[] = [];
     for (const { hour, productId } of cataloged) {
       const window = windows.get(hour)!;
+      const [windowStart, windowEnd] = [window[0]!, addHours(hour, 1)];
       const windowDemand = window.map((windowHour) => demandByHour.get(windowHour)!.get(productId));
       signals.push(
         buildSignal({
@@ -87,7 +88,7 @@ export async function runSignals(input: SignalsInput, ports: SignalsPorts): Prom
           product: products.get(productId)!,
           demand: demandByHour.get(hour)!.get(productId)!,
           windowDemand: windowDemand.filter((row) => row !== undefined),
-          orders: (orders.get(productId) ?? []).filter(({ ordered_at }) => ordered_at >= window[0]! && ordered_at < addHours(hour, 1)),
+          orders: (orders.get(productId) ?? []).filter(({ ordered_at }) => ordered_at >= windowStart && ordered_at < windowEnd),
           computedBy: input.executionId,
           computedAt,
         }),
