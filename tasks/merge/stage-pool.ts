@@ -54,7 +54,9 @@ export function sharedStaging(threads: number): () => Staging {
     staging += 1;
     return {
       stage: (task) => current.stage(task),
-      parallelism: threads,
+      // One object queued beyond the workers: a worker that finishes takes it at once, instead of
+      // waiting while the merge writes an earlier object's result (results are written in order).
+      parallelism: threads + 1,
       release: async () => {
         staging -= 1;
         if (staging > 0 || pool !== current) return;
