@@ -13,55 +13,50 @@ window_events as (
 
 ),
 
-with_previous as (
+-- one pass over each user's events: the time of the event before, and each event's position
+positioned as (
 
     select
         user_id,
-        click_id,
         event_time,
         event_name,
-        lag(event_time) over (partition by user_id order by event_time, click_id) as previous_time
+        lag(event_time) over (partition by user_id order by event_time, click_id) as previous_time,
+        row_number() over (partition by user_id order by event_time, click_id) as position
     from window_events
 
 ),
 
-marked as (
+-- a session starts after a gap of more than 30 minutes (or nothing) and lasts until the next start
+starts as (
 
     select
         user_id,
-        click_id,
-        event_time,
-        event_name,
-        case
-            when previous_time is null or event_time > previous_time + interval '30 minutes' then 1
-            else 0
-        end as starts_session
-    from with_previous
-
-),
-
-numbered as (
-
-    select
-        user_id,
-        event_time,
-        event_name,
-        sum(starts_session) over (
-            partition by user_id
-            order by event_time, click_id
-            rows between unbounded preceding and current row
-        ) as session_number,
-        row_number() over (partition by user_id order by event_time, click_id) as position
-    from marked
+        event_time as started_at,
+        position as first_position,
+        lead(position) over (partition by user_id order by position) as next_first_position
+    from positioned
+    where previous_time is null or event_time > previous_time + interval '30 minutes'
 
 ),
 
 period_sessions as (
 
-    select user_id, session_number, date_trunc('day', min(event_time)) as day
-    from numbered
-    group by user_id, session_number
-    having min(event_time) >= $day_start and min(event_time) < $day_end
+    select user_id, first_position, next_first_position, date_trunc('day', started_at) as day
+    from starts
+    where started_at >= $day_start and started_at < $day_end
+
+),
+
+-- the funnel events of the period's sessions, each with the session it belongs to
+session_steps as (
+
+    select period_sessions.user_id, period_sessions.first_position, positioned.event_name, positioned.position
+    from period_sessions
+    inner join positioned
+        on positioned.user_id = period_sessions.user_id
+        and positioned.position >= period_sessions.first_position
+        and (period_sessions.next_first_position is null or positioned.position < period_sessions.next_first_position)
+    where positioned.event_name in ('Search', 'ViewContent', 'AddToCart', 'Purchase')
 
 ),
 
@@ -69,49 +64,49 @@ period_sessions as (
 -- worse for the steps that follow, so a session completes the funnel exactly when this chain does
 searched as (
 
-    select user_id, session_number, min(position) as position
-    from numbered
+    select user_id, first_position, min(position) as position
+    from session_steps
     where event_name = 'Search'
-    group by user_id, session_number
+    group by user_id, first_position
 
 ),
 
 viewed as (
 
-    select numbered.user_id, numbered.session_number, min(numbered.position) as position
-    from numbered
+    select session_steps.user_id, session_steps.first_position, min(session_steps.position) as position
+    from session_steps
     inner join searched
-        on searched.user_id = numbered.user_id
-        and searched.session_number = numbered.session_number
-        and numbered.position > searched.position
-    where numbered.event_name = 'ViewContent'
-    group by numbered.user_id, numbered.session_number
+        on searched.user_id = session_steps.user_id
+        and searched.first_position = session_steps.first_position
+        and session_steps.position > searched.position
+    where session_steps.event_name = 'ViewContent'
+    group by session_steps.user_id, session_steps.first_position
 
 ),
 
 added_to_cart as (
 
-    select numbered.user_id, numbered.session_number, min(numbered.position) as position
-    from numbered
+    select session_steps.user_id, session_steps.first_position, min(session_steps.position) as position
+    from session_steps
     inner join viewed
-        on viewed.user_id = numbered.user_id
-        and viewed.session_number = numbered.session_number
-        and numbered.position > viewed.position
-    where numbered.event_name = 'AddToCart'
-    group by numbered.user_id, numbered.session_number
+        on viewed.user_id = session_steps.user_id
+        and viewed.first_position = session_steps.first_position
+        and session_steps.position > viewed.position
+    where session_steps.event_name = 'AddToCart'
+    group by session_steps.user_id, session_steps.first_position
 
 ),
 
 purchased as (
 
-    select numbered.user_id, numbered.session_number, min(numbered.position) as position
-    from numbered
+    select session_steps.user_id, session_steps.first_position, min(session_steps.position) as position
+    from session_steps
     inner join added_to_cart
-        on added_to_cart.user_id = numbered.user_id
-        and added_to_cart.session_number = numbered.session_number
-        and numbered.position > added_to_cart.position
-    where numbered.event_name = 'Purchase'
-    group by numbered.user_id, numbered.session_number
+        on added_to_cart.user_id = session_steps.user_id
+        and added_to_cart.first_position = session_steps.first_position
+        and session_steps.position > added_to_cart.position
+    where session_steps.event_name = 'Purchase'
+    group by session_steps.user_id, session_steps.first_position
 
 ),
 
@@ -126,13 +121,13 @@ final as (
         count(distinct purchased.user_id) as purchased_after_cart
     from period_sessions
     left join searched
-        on searched.user_id = period_sessions.user_id and searched.session_number = period_sessions.session_number
+        on searched.user_id = period_sessions.user_id and searched.first_position = period_sessions.first_position
     left join viewed
-        on viewed.user_id = period_sessions.user_id and viewed.session_number = period_sessions.session_number
+        on viewed.user_id = period_sessions.user_id and viewed.first_position = period_sessions.first_position
     left join added_to_cart
-        on added_to_cart.user_id = period_sessions.user_id and added_to_cart.session_number = period_sessions.session_number
+        on added_to_cart.user_id = period_sessions.user_id and added_to_cart.first_position = period_sessions.first_position
     left join purchased
-        on purchased.user_id = period_sessions.user_id and purchased.session_number = period_sessions.session_number
+        on purchased.user_id = period_sessions.user_id and purchased.first_position = period_sessions.first_position
     group by period_sessions.day
 
 )

@@ -17,55 +17,61 @@ window_events as (
 
 ),
 
-with_previous as (
+-- one pass over each user's events gives both neighbours and the position of every event
+neighboured as (
 
     select
         user_id,
-        click_id,
         event_time,
-        lag(event_time) over (partition by user_id order by event_time, click_id) as previous_time
+        lag(event_time) over (partition by user_id order by event_time, click_id) as previous_time,
+        lead(event_time) over (partition by user_id order by event_time, click_id) as next_time,
+        row_number() over (partition by user_id order by event_time, click_id) as position
     from window_events
 
 ),
 
-marked as (
+-- a session's first event follows a gap of more than 30 minutes (or nothing); its last event is
+-- followed by one (or nothing): the k-th first event of a user and the k-th last belong to one session
+boundaries as (
 
     select
         user_id,
-        click_id,
         event_time,
-        case
-            when previous_time is null or event_time > previous_time + interval '30 minutes' then 1
-            else 0
-        end as starts_session
-    from with_previous
+        position,
+        case when previous_time is null or event_time > previous_time + interval '30 minutes' then 1 else 0 end as is_first,
+        case when next_time is null or next_time > event_time + interval '30 minutes' then 1 else 0 end as is_last
+    from neighboured
+    where previous_time is null or event_time > previous_time + interval '30 minutes'
+        or next_time is null or next_time > event_time + interval '30 minutes'
 
 ),
 
-numbered as (
+firsts as (
 
-    select
-        user_id,
-        event_time,
-        sum(starts_session) over (
-            partition by user_id
-            order by event_time, click_id
-            rows between unbounded preceding and current row
-        ) as session_number
-    from marked
+    select user_id, event_time as started_at, position, row_number() over (partition by user_id order by position) as session_number
+    from boundaries
+    where is_first = 1
+
+),
+
+lasts as (
+
+    select user_id, event_time as ended_at, position, row_number() over (partition by user_id order by position) as session_number
+    from boundaries
+    where is_last = 1
 
 ),
 
 user_sessions as (
 
     select
-        user_id,
-        session_number,
-        min(event_time) as started_at,
-        max(event_time) as ended_at,
-        count(*) as events
-    from numbered
-    group by user_id, session_number
+        firsts.user_id,
+        firsts.started_at,
+        lasts.ended_at,
+        lasts.position - firsts.position + 1 as events
+    from firsts
+    inner join lasts
+        on lasts.user_id = firsts.user_id and lasts.session_number = firsts.session_number
 
 ),
 
