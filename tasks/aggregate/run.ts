@@ -5,6 +5,7 @@ import { InvalidInputError } from '../ports/errors';
 import type { ObjectStore } from '../ports/object-store';
 import { EVENTS_TABLE, executionNameOf, hourOfPartitionKey } from '../curated/layout';
 import { addHours, HOUR_IN_MS, hourStartMs, type Hour } from '../shared/hours';
+import { settleAll } from '../shared/settle-all';
 import { AGGREGATE_QUERIES, aggregateKey, readWindowOf, type AggregateQuery } from './queries';
 
 export interface AggregateInput {
@@ -83,9 +84,31 @@ export async function runAggregate(input: AggregateInput, ports: AggregatePorts,
         outputs: formats.map((format) => ({ format, key: aggregateKey(query.name, period, format) })),
       };
     });
-    // Jobs reading the same events one after another, so that an engine can load them once.
+    // Jobs reading the same events one after another, so that an engine can load them once; up to
+    // the session's concurrency of such sequences at a time.
+    const sequences = new Map<string, AggregateUnload[]>();
     unloads.sort((a, b) => a.reads.start.getTime() - b.reads.start.getTime() || a.reads.end.getTime() - b.reads.end.getTime());
-    for (const unload of unloads) filesWritten += (await session.unload(unload)).length;
+    for (const unload of unloads) {
+      const window = `${unload.reads.start.getTime()}/${unload.reads.end.getTime()}`;
+      sequences.set(window, [...(sequences.get(window) ?? []), unload]);
+    }
+    const pending = [...sequences.values()];
+    let failed = false;
+    await settleAll(
+      Array.from({ length: Math.max(1, session.concurrency ?? 1) }, async () => {
+        for (let sequence = pending.shift(); sequence !== undefined && !failed; sequence = pending.shift()) {
+          try {
+            for (const unload of sequence) {
+              const written = await session.unload(unload);
+              filesWritten += written.length;
+            }
+          } catch (error) {
+            failed = true;
+            throw error;
+          }
+        }
+      }),
+    );
   } finally {
     await session.close();
   }

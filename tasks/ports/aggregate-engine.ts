@@ -1,7 +1,7 @@
 /**
  * The engine that computes aggregate queries (queries/*.sql) and unloads their results into the
  * object store: DuckDB over the snapshot's files locally, Redshift Spectrum `UNLOAD` through the
- * Redshift Data API on AWS. The aggregate step plans the jobs; an engine runs them one at a time.
+ * Redshift Data API on AWS. The aggregate step plans the jobs; a session runs up to its `concurrency` at once.
  */
 import type { QueryParameterValues } from '../aggregate/queries';
 import type { CatalogSnapshot } from './catalog';
@@ -23,6 +23,12 @@ export interface AggregateRun {
 }
 
 export interface AggregateSession {
+  /**
+   * How many unload calls may be in progress at once. The step keeps jobs that read the same events
+   * (the same `reads` window) in one sequence, one after another, so that an engine can load them once.
+   * @default 1
+   */
+  readonly concurrency?: number;
   /**
    * Computes one job and writes each of its outputs, replacing the previous object atomically.
    * Returns the keys written: an empty result may leave no object at all (UNLOAD writes no file

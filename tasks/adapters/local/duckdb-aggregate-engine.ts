@@ -18,12 +18,15 @@ export interface DuckDbAggregateEngineProps {
   readonly threads?: number;
   /** DuckDB `memory_limit`. @default '1GB' */
   readonly memoryLimit?: string;
+  /** Jobs run at once, each on a connection of its own. @default 2 */
+  readonly connections?: number;
 }
 
 /**
- * The aggregate engine of the embedded default: one in-memory DuckDB database per run, whose view
- * `events` reads, for each job, the snapshot's partitions that the job's window needs (as partition
- * pruning does on Spectrum), and whose `users` is the users dimension.
+ * The aggregate engine of the embedded default: one in-memory DuckDB database per run, with a few
+ * connections that run jobs side by side (most jobs of a run with late events are small, and one
+ * job alone leaves cores idle). On each connection, the view `events` reads the snapshot's partitions
+ * that the job's window needs (as partition pruning does on Spectrum); `users` is the users dimension.
  */
 export class DuckDbAggregateEngine implements AggregateEngine {
   constructor(
@@ -37,81 +40,122 @@ export class DuckDbAggregateEngine implements AggregateEngine {
       tempDirectory: path.join(this.store.scratchDir, `aggregate-spill-${randomUUID()}`),
       ...(this.props.threads === undefined ? {} : { threads: this.props.threads }),
     });
-    const session = new DuckDbAggregateSession(engine, snapshot, this.store, path.join(this.store.scratchDir, `aggregate-${randomUUID()}`));
+    const engines = [engine];
     try {
       await createUsersView(engine, this.store);
+      for (let i = 1; i < (this.props.connections ?? 2); i++) engines.push(await engine.connectAnother());
     } catch (error) {
-      await session.close();
+      await closeAll(engines);
       throw error;
     }
-    return session;
+    return new DuckDbAggregateSession(engines, snapshot, this.store, path.join(this.store.scratchDir, `aggregate-${randomUUID()}`));
   }
 }
 
 /** The most rows of a job's window that are loaded into memory rather than read from Parquet per query. */
 const MAX_WINDOW_ROWS_IN_MEMORY = 200_000;
 
+/** One connection of a session, and the window its view `events` reads. */
+interface Lane {
+  readonly engine: DuckDbQueryEngine;
+  busy: boolean;
+  window: string | undefined;
+  inMemory: boolean;
+}
+
 class DuckDbAggregateSession implements AggregateSession {
-  /** The window whose events the view `events` reads, and whether from memory. */
-  private window: string | undefined;
-  private inMemory = false;
+  private readonly lanes: Lane[];
+  /** Callers of acquire() waiting for a connection to become idle. */
+  private readonly waiting: (() => void)[] = [];
 
   constructor(
-    private readonly engine: DuckDbQueryEngine,
+    private readonly engines: readonly DuckDbQueryEngine[],
     private readonly snapshot: CatalogSnapshot,
     private readonly store: ObjectStore,
     /** Where Parquet files are written before they move into the store. */
     private readonly scratch: string,
-  ) {}
+  ) {
+    this.lanes = engines.map((engine) => ({ engine, busy: false, window: undefined, inMemory: false }));
+  }
+
+  get concurrency(): number {
+    return this.lanes.length;
+  }
 
   async unload(job: AggregateUnload): Promise<string[]> {
-    await this.loadEvents(job.reads.start.getTime(), job.reads.end.getTime());
-    await computeAggregateResult(this.engine, job);
-    for (const { key, format } of job.outputs) {
-      if (format === 'csv') {
-        await this.store.put(key, await resultAsCsv(this.engine));
-      } else {
-        await fs.mkdir(this.scratch, { recursive: true });
-        const local = path.join(this.scratch, `${job.query}-${randomUUID()}.parquet`);
-        await this.engine.run(`COPY aggregate_result TO ${sqlString(local)} (FORMAT parquet)`);
-        await this.store.putFile(key, local);
+    const startMs = job.reads.start.getTime();
+    const endMs = job.reads.end.getTime();
+    const lane = await this.acquire(`${startMs}/${endMs}`);
+    try {
+      await this.loadEvents(lane, startMs, endMs);
+      await computeAggregateResult(lane.engine, job);
+      for (const { key, format } of job.outputs) {
+        if (format === 'csv') {
+          await this.store.put(key, await resultAsCsv(lane.engine));
+        } else {
+          await fs.mkdir(this.scratch, { recursive: true });
+          const local = path.join(this.scratch, `${job.query}-${randomUUID()}.parquet`);
+          await lane.engine.run(`COPY aggregate_result TO ${sqlString(local)} (FORMAT parquet)`);
+          await this.store.putFile(key, local);
+        }
       }
+      return job.outputs.map(({ key }) => key);
+    } finally {
+      lane.busy = false;
+      this.waiting.shift()?.();
     }
-    return job.outputs.map(({ key }) => key);
+  }
+
+  /** An idle connection, preferably one whose `events` already reads `window`; waits for one if all are busy. */
+  private async acquire(window: string): Promise<Lane> {
+    for (;;) {
+      const idle = this.lanes.filter((lane) => !lane.busy);
+      const lane = idle.find((candidate) => candidate.window === window) ?? idle[0];
+      if (lane) {
+        lane.busy = true;
+        return lane;
+      }
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    }
   }
 
   /**
-   * The view `events`: the rows of the partitions that [startMs, endMs) overlaps, as partition pruning
-   * does on Spectrum. Consecutive jobs reading the same window (the step orders its jobs so) share it.
+   * The view `events` of `lane`: the rows of the partitions that [startMs, endMs) overlaps, as partition
+   * pruning does on Spectrum. Consecutive jobs reading the same window (the step orders its jobs so) share it.
    * When a second job reads a window of at most MAX_WINDOW_ROWS_IN_MEMORY rows, its rows are loaded
    * into memory for it and the jobs after it: the queries of a late hour then scan a small table
    * instead of each opening its Parquet files. A window read once, or a large one, stays a view over
    * the files, so each query reads only its columns and row groups.
    */
-  private async loadEvents(startMs: number, endMs: number): Promise<void> {
+  private async loadEvents(lane: Lane, startMs: number, endMs: number): Promise<void> {
     const window = `${startMs}/${endMs}`;
-    if (window === this.window && this.inMemory) return;
+    if (window === lane.window && lane.inMemory) return;
     const snapshot = windowSnapshot(this.snapshot, startMs, endMs);
-    if (window !== this.window) {
-      this.window = undefined;
-      await this.engine.run(`CREATE OR REPLACE TEMP VIEW events AS ${curatedEventsSql(snapshot, this.store)}`);
-      this.window = window;
-      this.inMemory = false;
+    if (window !== lane.window) {
+      lane.window = undefined;
+      await lane.engine.run(`CREATE OR REPLACE TEMP VIEW events AS ${curatedEventsSql(snapshot, this.store)}`);
+      lane.window = window;
+      lane.inMemory = false;
       return;
     }
     const files = Object.values(snapshot.tables[EVENTS_TABLE]?.partitions ?? {}).flatMap((partition) => partition.files);
     if (files.reduce((sum, file) => sum + (file.records ?? Number.POSITIVE_INFINITY), 0) > MAX_WINDOW_ROWS_IN_MEMORY) return;
-    this.window = undefined;
-    await this.engine.run(`CREATE OR REPLACE TEMP TABLE window_events AS ${curatedEventsSql(snapshot, this.store)}`);
-    await this.engine.run('CREATE OR REPLACE TEMP VIEW events AS SELECT * FROM window_events');
-    this.window = window;
-    this.inMemory = true;
+    lane.window = undefined;
+    await lane.engine.run(`CREATE OR REPLACE TEMP TABLE window_events AS ${curatedEventsSql(snapshot, this.store)}`);
+    await lane.engine.run('CREATE OR REPLACE TEMP VIEW events AS SELECT * FROM window_events');
+    lane.window = window;
+    lane.inMemory = true;
   }
 
   async close(): Promise<void> {
-    await this.engine.close();
+    await closeAll(this.engines);
     await fs.rm(this.scratch, { recursive: true, force: true });
   }
+}
+
+/** Closes the engines of one database, the first (which holds the database) last. */
+async function closeAll(engines: readonly DuckDbQueryEngine[]): Promise<void> {
+  for (const engine of [...engines].reverse()) await engine.close();
 }
 
 /**
@@ -137,16 +181,16 @@ export async function computeAggregateResult(engine: DuckDbQueryEngine, job: Pic
   await engine.connection.run(`CREATE OR REPLACE TEMP TABLE aggregate_result AS ${statementOf(sql)}`, bound);
 }
 
-/** The view `users` (user_id, segment) over the users dimension; empty when there is none. */
+/** The relation `users` (user_id, segment) over the users dimension, empty when there is none; in the main schema, so that every connection sees it. */
 export async function createUsersView(engine: DuckDbQueryEngine, store: ObjectStore): Promise<void> {
   if (!(await store.exists(USERS_DIMENSION_KEY))) {
-    await engine.run('CREATE OR REPLACE TEMP VIEW users AS SELECT CAST(NULL AS VARCHAR) AS user_id, CAST(NULL AS VARCHAR) AS segment WHERE false');
+    await engine.run('CREATE OR REPLACE VIEW users AS SELECT CAST(NULL AS VARCHAR) AS user_id, CAST(NULL AS VARCHAR) AS segment WHERE false');
     return;
   }
   // One row per user, whatever the file repeats: max() keeps the result deterministic.
   await engine.run(
     [
-      'CREATE OR REPLACE TEMP TABLE users AS',
+      'CREATE OR REPLACE TABLE users AS',
       'SELECT CAST(user_id AS VARCHAR) AS user_id, max(CAST(segment AS VARCHAR)) AS segment',
       `FROM read_json(${sqlString(store.locate(USERS_DIMENSION_KEY))}, format = 'newline_delimited', columns = {'user_id': 'VARCHAR', 'segment': 'VARCHAR'})`,
       'GROUP BY 1',

@@ -40,7 +40,17 @@ export class DuckDbQueryEngine implements QueryEngine {
     private readonly instance: DuckDBInstance,
     /** The DuckDB connection every call of this engine runs on. */
     readonly connection: DuckDBConnection,
+    /** Whether closing this engine closes the database too (false for one from `connectAnother`). */
+    private readonly ownsDatabase = true,
   ) {}
+
+  /**
+   * Another engine on the same database, with a connection of its own: its statements run alongside
+   * this engine's, and its temporary views and tables are its own. Close it before this one.
+   */
+  async connectAnother(): Promise<DuckDbQueryEngine> {
+    return new DuckDbQueryEngine(this.instance, await translateErrors(() => this.instance.connect()), false);
+  }
 
   static async open(options: DuckDbQueryEngineOptions = {}): Promise<DuckDbQueryEngine> {
     const config: Record<string, string> = {};
@@ -97,7 +107,7 @@ export class DuckDbQueryEngine implements QueryEngine {
 
   async close(): Promise<void> {
     this.connection.closeSync();
-    this.instance.closeSync();
+    if (this.ownsDatabase) this.instance.closeSync();
   }
 }
 

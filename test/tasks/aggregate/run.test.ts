@@ -3,6 +3,7 @@ import { createAggregateHandler } from '../../../tasks/aggregate/handler';
 import { AGGREGATE_QUERY_NAMES, aggregateKey } from '../../../tasks/aggregate/queries';
 import { planAggregates, runAggregate } from '../../../tasks/aggregate/run';
 import { csvField } from '../../../tasks/aggregate/aggregate-csv';
+import { DuckDbAggregateEngine } from '../../../tasks/adapters/local/duckdb-aggregate-engine';
 import { DuckDbQueryEngine } from '../../../tasks/adapters/local/duckdb-query-engine';
 import { createLakeViews } from '../../../tasks/adapters/local/lake-views';
 import { InvalidInputError } from '../../../tasks/ports/errors';
@@ -66,6 +67,17 @@ describe('runAggregate', () => {
     const result = await runAggregate({ executionId: EXECUTION, hour: `${DAY}T06`, partitions: lake.merged.partitionsTouched }, lake);
     expect(result.filesWritten).toBe(before.size);
     expect(await aggregateFiles(lake)).toEqual(before);
+  });
+
+  it('writes the same bytes whether its jobs run side by side (the default) or one at a time', async () => {
+    const lake = await aggregatedLake();
+    const sideBySide = await aggregateFiles(lake);
+    const session = await new DuckDbAggregateEngine(lake.store).open({ snapshot: await lake.catalog.snapshot(), executionName: 'probe' });
+    await session.close();
+    expect(session.concurrency).toBe(2);
+    const result = await runAggregate({ executionId: EXECUTION, hour: `${DAY}T06`, partitions: lake.merged.partitionsTouched }, { ...lake, engine: new DuckDbAggregateEngine(lake.store, { connections: 1 }) });
+    expect(result.filesWritten).toBe(sideBySide.size);
+    expect(await aggregateFiles(lake)).toEqual(sideBySide);
   });
 
   it('changes exactly the late hour\'s aggregates when a late event is merged into it', async () => {
