@@ -88,7 +88,7 @@ export async function runSignals(input: SignalsInput, ports: SignalsPorts): Prom
           product: products.get(productId)!,
           demand: demandByHour.get(hour)!.get(productId)!,
           windowDemand: windowDemand.filter((row) => row !== undefined),
-          orders: (orders.get(productId) ?? []).filter(({ ordered_at }) => ordered_at >= windowStart && ordered_at < windowEnd),
+          orders: ordersBetween(orders.get(productId) ?? [], windowStart, windowEnd),
           computedBy: input.executionId,
           computedAt,
         }),
@@ -105,7 +105,7 @@ interface SignalInputs {
   readonly product: ProductItem;
   readonly demand: HourDemand;
   readonly windowDemand: readonly HourDemand[];
-  readonly orders: readonly OrderItem[];
+  readonly orders: readonly WindowOrder[];
   readonly computedBy: string;
   readonly computedAt: string;
 }
@@ -167,29 +167,51 @@ function orderWindowsOf(signals: readonly { readonly hour: Hour; readonly produc
   return windows;
 }
 
+/** What a signal takes from an order. */
+type WindowOrder = Pick<OrderItem, 'ordered_at' | 'quantity' | 'unit_price'>;
+
 /**
- * Each product's orders placed in its window [fromHour, toHour), through the orders index by product
- * and time. The bounds are hour prefixes of the ISO 8601 `ordered_at`, so BETWEEN takes every order
- * from the first hour's start and none of `toHour` (a longer string sorts after its prefix).
+ * Each product's orders placed in its window [fromHour, toHour), in `ordered_at` order, through the
+ * orders index by product and time. The bounds are hour prefixes of the ISO 8601 `ordered_at`, so
+ * BETWEEN takes every order from the first hour's start and none of `toHour` (a longer string sorts
+ * after its prefix).
  */
-async function readOrdersByProduct(session: TableSession, windows: ReadonlyMap<number, { readonly fromHour: Hour; readonly toHour: Hour }>): Promise<Map<number, OrderItem[]>> {
-  const orders = new Map<number, OrderItem[]>();
+async function readOrdersByProduct(session: TableSession, windows: ReadonlyMap<number, { readonly fromHour: Hour; readonly toHour: Hour }>): Promise<Map<number, WindowOrder[]>> {
+  const orders = new Map<number, WindowOrder[]>();
   const productIds = [...windows.keys()];
   const readOne = (productId: number) =>
     tableCall(`reading the orders of product ${productId}`, async () => {
-      const items: OrderItem[] = [];
+      const items: WindowOrder[] = [];
       const pages = paginateQuery(
         { client: session.doc },
         {
           TableName: session.names.orders,
           IndexName: ORDERS_BY_PRODUCT_INDEX,
           KeyConditionExpression: 'product_id = :product AND ordered_at BETWEEN :from AND :to',
+          // Only what a signal uses: a product's orders over days are most of what this step reads.
+          ProjectionExpression: '#at, #quantity, #price',
+          ExpressionAttributeNames: { '#at': 'ordered_at', '#quantity': 'quantity', '#price': 'unit_price' },
           ExpressionAttributeValues: { ':product': productId, ':from': windows.get(productId)!.fromHour, ':to': windows.get(productId)!.toHour },
         },
       );
-      for await (const page of pages) items.push(...((page.Items ?? []) as OrderItem[]));
+      for await (const page of pages) items.push(...((page.Items ?? []) as WindowOrder[]));
       orders.set(productId, items);
     });
   for (let start = 0; start < productIds.length; start += PARALLEL_QUERIES) await Promise.all(productIds.slice(start, start + PARALLEL_QUERIES).map(readOne));
   return orders;
+}
+
+/** The orders of `sorted` (in `ordered_at` order) placed in [from, to), found by bisection: a product has dozens of signals over the same orders. */
+function ordersBetween(sorted: readonly WindowOrder[], from: string, to: string): readonly WindowOrder[] {
+  const firstAtOrAfter = (bound: string) => {
+    let low = 0;
+    let high = sorted.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (sorted[middle]!.ordered_at < bound) low = middle + 1;
+      else high = middle;
+    }
+    return low;
+  };
+  return sorted.slice(firstAtOrAfter(from), firstAtOrAfter(to));
 }

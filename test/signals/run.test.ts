@@ -95,6 +95,22 @@ describe('runSignals', () => {
     expect(records[0]!.dynamodb!.NewImage!['signal_id']).toEqual({ S: signal!.signal_id });
   });
 
+  it('gives each of a product\'s signals the orders of its own 24 hours', async () => {
+    await seedCatalog();
+    await lake.store.put(aggregateKey('product_demand', '2021-07-12T06', 'csv'), demandCsv('2021-07-12T06', [[1, 4, 1, 1, '99.50']]));
+
+    await run({ ...INPUT, partitions: ['dt=2021-07-12/hr=05', 'dt=2021-07-12/hr=06'] });
+
+    const unitsOf = (hour: string) =>
+      lake.tables.use(async ({ doc, names }) => {
+        const { Item } = await doc.send(new GetCommand({ TableName: names.priceSignals, Key: { product_id: 1, event_hour: hour }, ConsistentRead: true }));
+        return (Item as PriceSignalItem).units_ordered_24h;
+      });
+    // 05: o1 and o2 (o4 is at the end of its 24 hours); 06: o1 and o4 (o2 is an hour before its 24 hours).
+    await expect(unitsOf(HOUR)).resolves.toBe(3);
+    await expect(unitsOf('2021-07-12T06')).resolves.toBe(7);
+  });
+
   it('writes no new stream record when rerun, even after the consumer changed the price', async () => {
     await seedCatalog();
     await run();
