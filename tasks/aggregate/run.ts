@@ -90,7 +90,9 @@ export async function runAggregate(input: AggregateInput, ports: AggregatePorts,
     unloads.sort((a, b) => a.reads.start.getTime() - b.reads.start.getTime() || a.reads.end.getTime() - b.reads.end.getTime());
     for (const unload of unloads) {
       const window = `${unload.reads.start.getTime()}/${unload.reads.end.getTime()}`;
-      sequences.set(window, [...(sequences.get(window) ?? []), unload]);
+      const sequence = sequences.get(window) ?? [];
+      sequence.push(unload);
+      sequences.set(window, sequence);
     }
     const pending = [...sequences.values()];
     let failed = false;
