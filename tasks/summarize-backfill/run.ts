@@ -1,4 +1,4 @@
-import { parseSummarizeBackfillInput, type HourResult } from './schema';
+import { parseSummarizeBackfillInput, type RecordedHour } from './schema';
 
 /** How a backfill went, hour by hour. */
 export interface BackfillSummary {
@@ -38,7 +38,7 @@ const LISTED_FAILURES = 10;
  */
 export function run(input: unknown): BackfillSummary {
   const { from, to, results } = parseSummarizeBackfillInput(input);
-  const failures = results.filter((result) => result.status !== 'SUCCEEDED').map(describeFailure);
+  const failures = results.filter((result): result is RecordedHour => 'status' in result && result.status !== 'SUCCEEDED').map(describeFailure);
   const summary = { from, to, hours: results.length, succeeded: results.length - failures.length, failed: failures.length };
   if (failures.length > 0) {
     const listed = failures.slice(0, LISTED_FAILURES).map(formatFailure);
@@ -55,7 +55,7 @@ export function run(input: unknown): BackfillSummary {
  * A failed `startExecution.sync` task reports `States.TaskFailed` with the child's description as a JSON cause
  * (on AWS and in the local runner alike); the child's own error is the useful part.
  */
-function describeFailure(result: HourResult): FailedHour {
+function describeFailure(result: RecordedHour): FailedHour {
   const error = result.error?.Error ?? `status ${result.status}`;
   const cause = result.error?.Cause ?? '';
   const child = parseChildDescription(cause);

@@ -201,13 +201,8 @@ describe('LocalWorkflowRunner', () => {
         expect(child.status).toBe('SUCCEEDED');
         expect(child.input).toEqual({ hour: expect.any(String), AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID: backfill.executionArn });
       }
-      const results = (backfill.output as { results: Array<{ hour: string; status: string; executionArn: string }> }).results;
-      expect(results.map((result) => [result.hour, result.status])).toEqual([
-        ['2021-07-12T22', 'SUCCEEDED'],
-        ['2021-07-12T23', 'SUCCEEDED'],
-        ['2021-07-13T00', 'SUCCEEDED'],
-      ]);
-      expect(results.map((result) => result.executionArn).sort()).toEqual(children.map((child) => child.executionArn).sort());
+      // A succeeded hour's result is {}: a range of years stays within Step Functions' payload limit.
+      expect((backfill.output as { results: unknown[] }).results).toEqual([{}, {}, {}]);
       expect([0, 1, 2].map((index) => stateNamed(backfill, 'RunHourlyWorkflow', index).status)).toEqual(['SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED']);
       expect(backfill.states.filter((state) => state.status === 'RUNNING')).toEqual([]);
     });

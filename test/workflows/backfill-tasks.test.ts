@@ -30,10 +30,10 @@ describe('plan-hours', () => {
 });
 
 describe('summarize-backfill', () => {
-  const succeeded = (hour: string) => ({ hour, status: 'SUCCEEDED', executionArn: `arn:x:${hour}` });
+  const succeeded = () => ({});
 
   it('counts the hours when all succeeded', () => {
-    expect(summarizeBackfill({ from: 'a', to: 'b', results: [succeeded('h1'), succeeded('h2')] })).toEqual({
+    expect(summarizeBackfill({ from: 'a', to: 'b', results: [succeeded(), succeeded()] })).toEqual({
       from: 'a',
       to: 'b',
       hours: 2,
@@ -42,9 +42,14 @@ describe('summarize-backfill', () => {
     });
   });
 
+  it('counts a success recorded with its hour and status, as a backfill started before results were emptied records it', () => {
+    const recorded = { hour: 'h1', status: 'SUCCEEDED', executionArn: 'arn:x:h1' };
+    expect(summarizeBackfill({ from: 'a', to: 'b', results: [recorded, succeeded()] })).toMatchObject({ hours: 2, succeeded: 2, failed: 0 });
+  });
+
   it('throws BackfillIncompleteError listing each failed hour with its child execution error', () => {
     const childCause = JSON.stringify({ Name: 'hourly-h2-0badc0de', Status: 'FAILED', Error: 'InvalidInputError', Cause: 'bad raw hour' });
-    const results = [succeeded('h1'), { hour: 'h2', status: 'FAILED', error: { Error: 'States.TaskFailed', Cause: childCause } }];
+    const results = [succeeded(), { hour: 'h2', status: 'FAILED', error: { Error: 'States.TaskFailed', Cause: childCause } }];
     let caught: unknown;
     try {
       summarizeBackfill({ from: 'a', to: 'b', results });
