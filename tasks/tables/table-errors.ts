@@ -1,7 +1,5 @@
 import { TransientStorageError } from '../ports/errors';
-
-const THROTTLING = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded', 'LimitExceededException']);
-const NETWORK = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN']);
+import { isTransientSdkError } from '../shared/sdk-errors';
 
 /**
  * Runs one DynamoDB call. A failure that may pass when retried (throttling, a server fault, no
@@ -12,7 +10,7 @@ export async function tableCall<T>(what: string, call: () => Promise<T>): Promis
   try {
     return await call();
   } catch (error) {
-    if (isConditionFailure(error) || !isTransient(error)) throw error;
+    if (isConditionFailure(error) || !isTransientSdkError(error)) throw error;
     throw new TransientStorageError(`${what} failed: ${(error as Error).message}`, { cause: error });
   }
 }
@@ -30,9 +28,4 @@ export async function conditionalWrite(what: string, call: () => Promise<unknown
 
 export function isConditionFailure(error: unknown): boolean {
   return (error as Error | undefined)?.name === 'ConditionalCheckFailedException';
-}
-
-function isTransient(error: unknown): boolean {
-  const sdk = error as { name?: string; code?: string; $fault?: string; $retryable?: unknown };
-  return sdk.$fault === 'server' || sdk.$retryable !== undefined || THROTTLING.has(sdk.name ?? '') || NETWORK.has(sdk.code ?? '') || sdk.name === 'TimeoutError';
 }

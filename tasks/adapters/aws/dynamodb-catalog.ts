@@ -19,6 +19,7 @@ import {
   versionName,
 } from '../catalog-fold';
 import { GlueSyncError, type GlueCatalogSync } from './glue-catalog-sync';
+import { isTransientSdkError, sdkErrorName, sdkErrorSummary } from '../../shared/sdk-errors';
 
 /**
  * The key of the catalog table: the partition key holds the catalog's prefix (several catalogs may
@@ -294,10 +295,11 @@ export class DynamoDbCatalog implements Catalog {
 
   private translate(error: unknown, what: string): Error {
     if (error instanceof CommitConflictError || error instanceof TransientStorageError || error instanceof NotFoundError || error instanceof InvalidInputError) return error;
-    const message = `${what} in DynamoDB table ${this.props.tableName} failed: ${errorName(error) || 'Error'}: ${(error as Error).message}`;
-    if (errorName(error) === 'ResourceNotFoundException') return new NotFoundError(message, { cause: error });
-    if (errorName(error) === 'ValidationException') return new InvalidInputError(message, { cause: error });
-    return new TransientStorageError(message, { cause: error });
+    const message = `${what} in DynamoDB table ${this.props.tableName} failed: ${sdkErrorSummary(error)}`;
+    if (sdkErrorName(error) === 'ResourceNotFoundException') return new NotFoundError(message, { cause: error });
+    if (sdkErrorName(error) === 'ValidationException') return new InvalidInputError(message, { cause: error });
+    // An access or configuration error fails the step at once: retrying cannot fix it.
+    return isTransientSdkError(error) ? new TransientStorageError(message, { cause: error }) : new Error(message, { cause: error });
   }
 }
 
@@ -333,10 +335,6 @@ function parseCommitItem(item: Record<string, unknown>, tableName: string): Comm
 
 function pad(version: number): string {
   return versionName(version);
-}
-
-function errorName(error: unknown): string {
-  return (error as { name?: string } | undefined)?.name ?? '';
 }
 
 /** `work` over `items`, at most `inFlight` at a time, results in the order of `items`. */

@@ -17,6 +17,7 @@ import { EVENTS_TABLE, MANIFESTS_PREFIX } from '../../curated/layout';
 import type { Column, CommitRecord, DataFile } from '../../ports/catalog';
 import { InvalidInputError, TransientStorageError } from '../../ports/errors';
 import type { ObjectStore } from '../../ports/object-store';
+import { isTransientSdkError, sdkErrorName, sdkErrorSummary } from '../../shared/sdk-errors';
 
 /**
  * The catalog tables that have a Glue counterpart by default, to the Glue table's name. The others
@@ -209,7 +210,7 @@ export class GlueCatalogSync {
         await this.props.client.send(new UpdateTableCommand({ DatabaseName: this.props.database, TableInput: input, VersionId: current.VersionId }));
         return { ...current, StorageDescriptor: input.StorageDescriptor };
       } catch (error) {
-        if (errorName(error) !== 'ConcurrentModificationException' || attempt >= this.maxAttempts) {
+        if (sdkErrorName(error) !== 'ConcurrentModificationException' || attempt >= this.maxAttempts) {
           throw translate(error, `UpdateTable of Glue table ${this.props.database}.${glueTable}`);
         }
       }
@@ -413,16 +414,10 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
   return out;
 }
 
-function errorName(error: unknown): string {
-  return (error as { name?: string } | undefined)?.name ?? '';
-}
-
 /** SDK errors as port errors: what may pass on retry is transient (the SDK has already retried it); the rest cannot be fixed by retrying. */
 function translate(error: unknown, what: string): Error {
   if (error instanceof GlueSyncError || error instanceof TransientStorageError) return error;
-  const sdk = error as { name?: string; message?: string; $retryable?: unknown; $metadata?: { httpStatusCode?: number } };
-  const message = `${what} failed: ${sdk.name ?? 'Error'}: ${sdk.message ?? String(error)}`;
-  const status = sdk.$metadata?.httpStatusCode;
-  const transient = sdk.$retryable !== undefined || (status !== undefined && status >= 500) || RETRYABLE_ENTRY_ERRORS.has(sdk.name ?? '') || status === undefined;
+  const message = `${what} failed: ${sdkErrorSummary(error)}`;
+  const transient = isTransientSdkError(error) || RETRYABLE_ENTRY_ERRORS.has(sdkErrorName(error));
   return transient ? new TransientStorageError(message, { cause: error }) : new GlueSyncError(message, { cause: error });
 }

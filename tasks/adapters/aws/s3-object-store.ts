@@ -7,6 +7,7 @@ import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, paginateListO
 import { Upload } from '@aws-sdk/lib-storage';
 import { InvalidInputError, NotFoundError, TransientStorageError } from '../../ports/errors';
 import type { ObjectInfo, ObjectStore } from '../../ports/object-store';
+import { httpStatusOf, isTransientSdkError, sdkErrorSummary, type SdkError } from '../../shared/sdk-errors';
 
 export interface S3ObjectStoreProps {
   /** The S3 client, built by the caller (region, credentials, endpoint, retries). */
@@ -108,7 +109,7 @@ export class S3ObjectStore implements ObjectStore {
         await this.props.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, IfNoneMatch: '*' }));
         return true;
       } catch (error) {
-        const status = statusOf(error);
+        const status = httpStatusOf(error);
         if (status === 412) return false;
         if (status !== 409) throw translate(error, 'PutObject If-None-Match', key);
         if (attempt === CONFLICT_RETRIES) {
@@ -186,41 +187,16 @@ function checkKey(key: string): void {
   }
 }
 
-interface SdkError {
-  name?: string;
-  message?: string;
-  code?: string;
-  $retryable?: unknown;
-  $metadata?: { httpStatusCode?: number };
-}
-
-function statusOf(error: unknown): number | undefined {
-  return (error as SdkError).$metadata?.httpStatusCode;
-}
-
 function isMissing(error: unknown): boolean {
   const { name } = error as SdkError;
   // HeadObject has no body, so its 404 arrives as `NotFound`; a missing bucket is a configuration error, not a missing key.
-  return name === 'NoSuchKey' || name === 'NotFound' || (statusOf(error) === 404 && name !== 'NoSuchBucket');
-}
-
-// The SDK decides its own retries with @smithy/service-error-classification, which is not a direct
-// dependency; these are the names and codes from its lists that S3 and Node's HTTP stack produce.
-const TRANSIENT_NAMES = new Set(['SlowDown', 'Throttling', 'ThrottlingException', 'TooManyRequestsException', 'RequestTimeout', 'RequestTimeoutException', 'TimeoutError', 'InternalError', 'ServiceUnavailable']);
-const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN']);
-
-function isTransient(error: unknown): boolean {
-  const e = error as SdkError;
-  const status = statusOf(error) ?? 0;
-  return Boolean(e.$retryable) || status >= 500 || status === 429 || TRANSIENT_NAMES.has(e.name ?? '') || NETWORK_CODES.has(e.code ?? '');
+  return name === 'NoSuchKey' || name === 'NotFound' || (httpStatusOf(error) === 404 && name !== 'NoSuchBucket');
 }
 
 /** Throttling, 5xx and network failures become TransientStorageError (ASL retries on that name); others keep their cause. */
 function translate(error: unknown, operation: string, key: string): Error {
   if (error instanceof InvalidInputError) return error;
-  const e = error as SdkError;
-  const status = statusOf(error);
-  const detail = `${e.name ?? 'Error'}${status === undefined ? '' : ` (HTTP ${status})`}: ${(e.message ?? String(error)).split('\n')[0]}`;
-  if (isTransient(error)) return new TransientStorageError(`S3 ${operation} "${key}" failed and may pass on retry: ${detail}`, { cause: error });
+  const detail = sdkErrorSummary(error);
+  if (isTransientSdkError(error)) return new TransientStorageError(`S3 ${operation} "${key}" failed and may pass on retry: ${detail}`, { cause: error });
   return new Error(`S3 ${operation} "${key}" failed: ${detail}`, { cause: error });
 }

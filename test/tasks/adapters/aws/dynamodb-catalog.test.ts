@@ -9,7 +9,7 @@ import { CorruptCatalogError } from '../../../../tasks/adapters/catalog-fold';
 import { FsCatalog } from '../../../../tasks/adapters/local/fs-catalog';
 import { FsObjectStore } from '../../../../tasks/adapters/local/fs-object-store';
 import type { CatalogChange, CommitToken } from '../../../../tasks/ports/catalog';
-import { CommitConflictError, InvalidInputError, NotFoundError } from '../../../../tasks/ports/errors';
+import { CommitConflictError, InvalidInputError, NotFoundError, TransientStorageError } from '../../../../tasks/ports/errors';
 import { commitWithRetry } from '../../../../tasks/shared/commit-with-retry';
 import { createTableInput } from '../../../../tasks/tables/definitions';
 import { startDynamoDbApiServer, type DynamoDbApiServer } from './dynamodb-api-server';
@@ -337,6 +337,18 @@ describe('DynamoDbCatalog', () => {
     const catalog = new DynamoDbCatalog({ doc, tableName: 'no-such-table', store });
     await expect(catalog.snapshot()).rejects.toThrow(NotFoundError);
     await expect(catalog.history()).rejects.toThrow(/no-such-table/);
+  });
+
+  it('fails at once on an access error, and with TransientStorageError on throttling, naming the table', async () => {
+    const { open, tableName } = await setup();
+    const denied = Object.assign(new Error('User is not authorized to perform: dynamodb:Query'), { name: 'AccessDeniedException', $metadata: { httpStatusCode: 400 } });
+    jest.spyOn(doc, 'send').mockRejectedValueOnce(denied as never);
+    const refused = open().snapshot();
+    await expect(refused).rejects.not.toBeInstanceOf(TransientStorageError);
+    await expect(refused).rejects.toThrow(`DynamoDB table ${tableName} failed: AccessDeniedException (HTTP 400): User is not authorized to perform: dynamodb:Query`);
+    const throttled = Object.assign(new Error('Rate of requests exceeds the allowed throughput'), { name: 'ProvisionedThroughputExceededException', $metadata: { httpStatusCode: 400 } });
+    jest.spyOn(doc, 'send').mockRejectedValueOnce(throttled as never);
+    await expect(open().snapshot()).rejects.toBeInstanceOf(TransientStorageError);
   });
 
   it('validates its props early', () => {

@@ -340,7 +340,7 @@ describe('GlueCatalogSync', () => {
     glue.on(GetTableCommand).rejects(Object.assign(new Error('Table events not found.'), { name: 'EntityNotFoundException', $metadata: { httpStatusCode: 400 } }));
     await expect(sync().apply([record(1, [put('dt=2021-07-12/hr=05')])])).rejects.toMatchObject({
       name: 'GlueSyncError',
-      message: 'GetTable of Glue table lake.events (catalog table events) failed: EntityNotFoundException: Table events not found.',
+      message: 'GetTable of Glue table lake.events (catalog table events) failed: EntityNotFoundException (HTTP 400): Table events not found.',
     });
     expect(glue.commandCalls(BatchCreatePartitionCommand)).toHaveLength(0);
   });
