@@ -10,7 +10,6 @@ import { describeIssues } from '../tasks/shared/describe-issues';
  */
 
 export const AGGREGATE_ENGINES = ['redshift', 'athena'] as const;
-export type AggregateEngineName = (typeof AGGREGATE_ENGINES)[number];
 
 const MIB = 1024 * 1024;
 const GIB = 1024 * MIB;

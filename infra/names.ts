@@ -71,6 +71,11 @@ export function lakehouseNames(config: LakehouseConfig, scope: IConstruct): Lake
 }
 
 /** `arn:<partition>:<service>:<region>:<account>:<resource>` in the stack of `scope`. */
+/** `hourly-run` → `HourlyRun`, `price_signals` → `PriceSignals`: a construct id from a name. */
+export function pascal(name: string): string {
+  return name.replace(/(^|[_-])([a-z0-9])/g, (_, __, c: string) => c.toUpperCase());
+}
+
 export function arnIn(scope: IConstruct, service: string, resource: string, options: { readonly region?: boolean } = {}): string {
   const stack = Stack.of(scope);
   return `arn:${stack.partition}:${service}:${options.region === false ? '' : stack.region}:${stack.account}:${resource}`;

@@ -2,8 +2,3 @@ import * as path from 'node:path';
 
 /** The repository's root: the project root of every function's bundling, and the Docker build context of the model image. */
 export const REPO_ROOT = path.resolve(__dirname, '..');
-
-/** A path inside the repository. */
-export function repoPath(...segments: string[]): string {
-  return path.join(REPO_ROOT, ...segments);
-}

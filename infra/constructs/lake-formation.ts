@@ -1,6 +1,7 @@
 import { Stack } from 'aws-cdk-lib';
 import { CfnPrincipalPermissions } from 'aws-cdk-lib/aws-lakeformation';
 import { Construct } from 'constructs';
+import { pascal } from '../names';
 
 /**
  * Lake Formation grants to one principal on the lake's Glue database. The database has no
@@ -59,8 +60,4 @@ export class LakeFormationGrants extends Construct {
       permissionsWithGrantOption: [],
     });
   }
-}
-
-function pascal(name: string): string {
-  return name.replace(/(^|[_-])([a-z0-9])/g, (_, __, c: string) => c.toUpperCase());
 }

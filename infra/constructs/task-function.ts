@@ -67,6 +67,8 @@ export interface TaskFunctionProps {
  */
 export class TaskFunction extends Construct {
   readonly function: NodejsFunction;
+  /** The function's own role (see the constructor): what the stacks grant to. */
+  readonly role: Role;
   readonly task: TaskName;
 
   constructor(scope: Construct, id: string, props: TaskFunctionProps) {
@@ -82,10 +84,10 @@ export class TaskFunction extends Construct {
       removalPolicy: props.removalPolicy,
     });
     // A role of its own rather than AWSLambdaBasicExecutionRole: the function writes only to its own log group.
-    const role = new Role(this, 'Role', {
+    const role = (this.role = new Role(this, 'Role', {
       assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
       description: `The ${props.task} task's function (${props.functionName}).`,
-    });
+    }));
     logGroup.grantWrite(role);
     acknowledge(
       this,

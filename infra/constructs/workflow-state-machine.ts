@@ -1,11 +1,10 @@
-import { readFileSync } from 'node:fs';
 import type { RemovalPolicy } from 'aws-cdk-lib';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { acknowledge, wildcardResource } from './nag';
-import { loadWorkflow, type WorkflowDescriptor } from '../../tasks/runtime/workflow-definitions';
+import { loadWorkflow } from '../../tasks/runtime/workflow-definitions';
 
 export interface WorkflowStateMachineProps {
   /** The workflow: `workflows/<workflow>.workflow.json` and the ASL file it names. */
@@ -31,22 +30,16 @@ export interface WorkflowStateMachineProps {
  */
 export class WorkflowStateMachine extends Construct {
   readonly stateMachine: StateMachine;
-  readonly descriptor: WorkflowDescriptor;
-  /** The ASL file's path. */
-  readonly definitionFile: string;
   readonly logGroup: LogGroup;
 
   constructor(scope: Construct, id: string, props: WorkflowStateMachineProps) {
     super(scope, id);
     // Loaded (and validated) as the local runner loads it: its placeholders are exactly those the descriptor declares.
-    const { descriptor, file } = loadWorkflow(props.workflow);
-    this.descriptor = descriptor;
-    this.definitionFile = file;
-    const definition = readFileSync(file, 'utf8');
+    const { descriptor, text } = loadWorkflow(props.workflow);
 
     const substitutions: Record<string, string> = {};
     const invoked: IFunction[] = [];
-    for (const [placeholder, source] of Object.entries(this.descriptor.placeholders)) {
+    for (const [placeholder, source] of Object.entries(descriptor.placeholders)) {
       if ('task' in source) {
         const fn = props.functions[source.task];
         if (fn === undefined) throw new Error(`workflow ${props.workflow}: no function for task "${source.task}" (placeholder \${${placeholder}})`);
@@ -67,7 +60,7 @@ export class WorkflowStateMachine extends Construct {
     this.stateMachine = new StateMachine(this, 'StateMachine', {
       stateMachineName: props.stateMachineName,
       stateMachineType: StateMachineType.STANDARD,
-      definitionBody: DefinitionBody.fromString(definition),
+      definitionBody: DefinitionBody.fromString(text),
       definitionSubstitutions: substitutions,
       logs: { destination: this.logGroup, level: LogLevel.ALL, includeExecutionData: true },
       tracingEnabled: true,

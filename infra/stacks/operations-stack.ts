@@ -10,7 +10,7 @@ import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { TASKS } from '../constructs/task-function';
-import { arnIn, lakehouseNames, type LakehouseNames } from '../names';
+import { arnIn, lakehouseNames, pascal, type LakehouseNames } from '../names';
 import { removalPolicyOf, type LakehouseStackProps } from './lakehouse-stack-props';
 
 const FIVE_MINUTES = Duration.minutes(5);
@@ -115,8 +115,4 @@ export class OperationsStack extends Stack {
     this.alarms.push(alarm);
     return alarm;
   }
-}
-
-function pascal(name: string): string {
-  return name.replace(/(^|-)([a-z])/g, (_, __, c: string) => c.toUpperCase());
 }

@@ -8,7 +8,8 @@ import { ContextAttribute, Schedule, ScheduleExpression, ScheduleTargetInput, Ti
 import { StepFunctionsStartExecution } from 'aws-cdk-lib/aws-scheduler-targets';
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
-import { AGGREGATES_PREFIX } from '../../tasks/aggregate/queries';
+import { AGGREGATES_PREFIX, AGGREGATES_STAGING_PREFIX } from '../../tasks/aggregate/queries';
+import { CATALOG_PREFIX } from '../../tasks/adapters/catalog-fold';
 import { EVENTS_TABLE, MANIFESTS_PREFIX, REJECTS_PREFIX } from '../../tasks/curated/layout';
 import { AWS_ENVIRONMENT } from '../../tasks/runtime/aws-environment';
 import { parseLakeSettings } from '../../tasks/runtime/lake-settings';
@@ -20,16 +21,12 @@ import { acknowledge, wildcardResource } from '../constructs/nag';
 import { duckDbLayer, geoDatabaseLayer } from '../constructs/package-layer';
 import { AWS_PORTS_FILES, TaskFunction, type TaskName, type TaskFunctionProps } from '../constructs/task-function';
 import { WorkflowStateMachine } from '../constructs/workflow-state-machine';
-import { arnIn, lakehouseNames, type LakehouseNames } from '../names';
+import { arnIn, lakehouseNames, pascal, type LakehouseNames } from '../names';
 import { ATHENA_RESULTS_PREFIX, CURATED_ROOT, USERS_TABLE } from './lake-stack';
 import { removalPolicyOf, type LakehouseStackProps } from './lakehouse-stack-props';
-import { AGGREGATES_STAGING_PREFIX } from './query-stack';
 
 /** The tasks the hourly and backfill workflows run (the pricing consumer lives with its stream). */
 export type WorkflowTask = Exclude<TaskName, 'pricing'>;
-
-/** What the catalog's tasks keep in the lake besides data: commit bodies and checkpoints (DynamoDbCatalog's prefix). */
-const CATALOG_PREFIX = '_catalog/';
 
 /** Which objects of the lake a task reads, writes and deletes, by key prefix. */
 interface LakeAccess {
@@ -151,17 +148,18 @@ export class OrchestrationStack extends Stack {
     this.functions = functions;
     this.grantTasks(config, names, lake, catalogTable);
 
+    const taskFunctions = functionsByTask(functions);
     this.hourly = new WorkflowStateMachine(this, 'Hourly', {
       workflow: 'hourly',
       stateMachineName: names.hourlyStateMachine,
-      functions: functionsByTask(functions),
+      functions: taskFunctions,
       logRetention,
       removalPolicy,
     });
     this.backfill = new WorkflowStateMachine(this, 'Backfill', {
       workflow: 'backfill',
       stateMachineName: names.backfillStateMachine,
-      functions: functionsByTask(functions),
+      functions: taskFunctions,
       stateMachineArns: { hourly: this.hourly.stateMachine.stateMachineArn },
       logRetention,
       removalPolicy,
@@ -236,7 +234,7 @@ export class OrchestrationStack extends Stack {
           resources: [arnIn(this, 'glue', 'catalog'), arnIn(this, 'glue', `database/${names.glueDatabase}`), arnIn(this, 'glue', `table/${names.glueDatabase}/${EVENTS_TABLE}`)],
         }),
       );
-      const grants = new LakeFormationGrants(fn, 'LakeFormation', { principalArn: fn.function.role?.roleArn as string, database: names.glueDatabase });
+      const grants = new LakeFormationGrants(fn, 'LakeFormation', { principalArn: fn.role.roleArn, database: names.glueDatabase });
       grants.onDatabase();
       grants.onTable(EVENTS_TABLE, ['SELECT', 'INSERT', 'DELETE', 'ALTER', 'DESCRIBE']);
       grants.onDataLocation(curatedLocation);
@@ -273,7 +271,7 @@ export class OrchestrationStack extends Stack {
       );
       aggregate.addToRolePolicy(new PolicyStatement({ actions: ['lakeformation:GetDataAccess'], resources: ['*'] }));
       this.grantLake(fns.aggregate, lake, { read: [`${ATHENA_RESULTS_PREFIX}pipeline/`], write: [`${ATHENA_RESULTS_PREFIX}pipeline/`] });
-      const grants = new LakeFormationGrants(fns.aggregate, 'AthenaLakeFormation', { principalArn: aggregate.role?.roleArn as string, database: names.glueDatabase });
+      const grants = new LakeFormationGrants(fns.aggregate, 'AthenaLakeFormation', { principalArn: fns.aggregate.role.roleArn, database: names.glueDatabase });
       grants.onTable(USERS_TABLE, ['SELECT', 'DESCRIBE']);
       acknowledge(fns.aggregate, 'lakeformation:GetDataAccess supports no resource-level permissions; Lake Formation grants decide what it vends.', 'AwsSolutions-IAM5[Resource::*]');
     }
@@ -412,8 +410,4 @@ export function lakeSettingsOf(config: LakehouseConfig): string {
 
 function functionsByTask(functions: Readonly<Record<WorkflowTask, TaskFunction>>): Record<string, IFunction> {
   return Object.fromEntries(Object.entries(functions).map(([name, fn]) => [name, fn.function]));
-}
-
-function pascal(name: string): string {
-  return name.replace(/(^|-)([a-z])/g, (_, __, c: string) => c.toUpperCase());
 }

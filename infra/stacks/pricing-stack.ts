@@ -16,7 +16,7 @@ import { OPERATIONAL_TABLES, type TableRole } from '../../tasks/tables/definitio
 import { definedTable } from '../constructs/defined-table';
 import { acknowledge, wildcardResource } from '../constructs/nag';
 import { AWS_PORTS_FILES, TaskFunction } from '../constructs/task-function';
-import { arnIn, lakehouseNames, type LakehouseNames } from '../names';
+import { arnIn, lakehouseNames, pascal, type LakehouseNames } from '../names';
 import { REPO_ROOT } from '../paths';
 import type { LakehouseConfig } from '../config';
 import { removalPolicyOf, type LakehouseStackProps } from './lakehouse-stack-props';
@@ -47,7 +47,7 @@ export class PricingStack extends Stack {
 
     const tables = {} as Record<TableRole, Table>;
     for (const role of Object.keys(OPERATIONAL_TABLES) as TableRole[]) {
-      tables[role] = definedTable(this, `${role[0]?.toUpperCase()}${role.slice(1)}Table`, { definition: OPERATIONAL_TABLES[role], tableName: names.tables[role], removalPolicy });
+      tables[role] = definedTable(this, `${pascal(role)}Table`, { definition: OPERATIONAL_TABLES[role], tableName: names.tables[role], removalPolicy });
     }
     this.tables = tables;
 

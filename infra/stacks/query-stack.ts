@@ -6,16 +6,13 @@ import { CfnNamespace, CfnWorkgroup } from 'aws-cdk-lib/aws-redshiftserverless';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { AwsCustomResource, AwsCustomResourcePolicy, PhysicalResourceId } from 'aws-cdk-lib/custom-resources';
 import type { Construct } from 'constructs';
-import { AGGREGATES_PREFIX } from '../../tasks/aggregate/queries';
+import { AGGREGATES_PREFIX, AGGREGATES_STAGING_PREFIX } from '../../tasks/aggregate/queries';
 import { EVENTS_TABLE } from '../../tasks/curated/layout';
 import { LakeFormationGrants } from '../constructs/lake-formation';
 import { acknowledge, wildcardResource } from '../constructs/nag';
 import { arnIn, lakehouseNames, type LakehouseNames } from '../names';
-import { ATHENA_RESULTS_PREFIX, CURATED_ROOT, STAGING_PREFIX, USERS_TABLE, USERS_TABLE_PREFIX } from './lake-stack';
+import { ATHENA_RESULTS_PREFIX, CURATED_ROOT, USERS_TABLE, USERS_TABLE_PREFIX } from './lake-stack';
 import { removalPolicyOf, type LakehouseStackProps } from './lakehouse-stack-props';
-
-/** Where the aggregate step's UNLOAD writes before each file moves to its key, and where the files end up. */
-export const AGGREGATES_STAGING_PREFIX = `${STAGING_PREFIX}aggregates/`;
 
 /**
  * Querying the lake. Redshift Serverless (when the environment's aggregate engine is `redshift`):

@@ -10,6 +10,9 @@ import { CommitConflictError, InvalidInputError, NotFoundError } from '../ports/
 import type { ObjectStore } from '../ports/object-store';
 import { describeIssues } from '../shared/describe-issues';
 
+/** Where a catalog keeps its objects in the lake (commit log or bodies, checkpoints) unless told otherwise. */
+export const CATALOG_PREFIX = '_catalog/';
+
 /** A catalog object that exists but cannot be read as what it must be; retrying cannot help. */
 export class CorruptCatalogError extends Error {
   override readonly name = 'CorruptCatalogError';

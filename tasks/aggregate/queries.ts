@@ -39,6 +39,9 @@ export const AGGREGATE_QUERY_NAMES: readonly string[] = AGGREGATE_QUERIES.map(({
 
 export const AGGREGATES_PREFIX = 'aggregates/';
 
+/** Where an engine that UNLOADs (Redshift, Athena) writes each result before it moves to its key. */
+export const AGGREGATES_STAGING_PREFIX = '_staging/aggregates/';
+
 /** The directory of the SQL files. */
 export const QUERIES_DIR = path.resolve(__dirname, '../../queries');
 

@@ -64,6 +64,8 @@ export interface LoadedWorkflow {
   readonly descriptor: WorkflowDescriptor;
   /** Absolute path of the ASL file. */
   readonly file: string;
+  /** The ASL file as written, placeholders in (what CDK puts in the template). */
+  readonly text: string;
   /** The definition with every placeholder filled, validated. */
   readonly definition: AslDefinition;
 }
@@ -185,7 +187,7 @@ function checkWorkflow(name: string, descriptor: WorkflowDescriptor, file: strin
   const definition = parseJson(substitutePlaceholders(text, localPlaceholderValues(descriptor)), file);
   validateDefinition(definition, file);
   checkTaskStates(definition as AslDefinition, descriptor, file);
-  return { descriptor, file, definition: definition as AslDefinition };
+  return { descriptor, file, text, definition: definition as AslDefinition };
 }
 
 /** Throws WorkflowDefinitionError, one line naming `file` and its first problems, unless asl-validator accepts `definition`. */

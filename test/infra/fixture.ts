@@ -5,7 +5,9 @@ import { Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { createLakehouseApp, type LakehouseApp, type LakehouseStacks } from '../../infra/lakehouse-app';
 
-export const REPO_ROOT = path.resolve(__dirname, '../..');
+import { REPO_ROOT } from '../../infra/paths';
+
+export { REPO_ROOT };
 export const ACCOUNT = '123456789012';
 export const REGION = 'eu-west-1';
 export const PREFIX = 'lh-test';

@@ -13,6 +13,7 @@ import { InvalidInputError } from '../../ports/errors';
 import type { ObjectStore } from '../../ports/object-store';
 import { QueryError } from '../../ports/query-engine';
 import { csvField } from '../../aggregate/aggregate-csv';
+import { AGGREGATES_STAGING_PREFIX } from '../../aggregate/queries';
 import { athenaQuerySql, athenaUnloadStatement, checkGlueDatabase } from './athena-query-sql';
 
 /** The first wait before GetQueryExecution; each later one doubles, up to MAX_POLL_DELAY_MS. */
@@ -92,7 +93,7 @@ export class AthenaAggregateEngine implements AggregateEngine {
     checkGlueDatabase(props.database);
     this.catalog = props.catalog ?? 'AwsDataCatalog';
     if (this.catalog.length === 0 || this.catalog.length > 256) throw new InvalidInputError(`Athena aggregate engine: invalid catalog "${this.catalog}": expected 1 to 256 characters`);
-    this.stagingPrefix = props.stagingPrefix ?? '_staging/aggregates/';
+    this.stagingPrefix = props.stagingPrefix ?? AGGREGATES_STAGING_PREFIX;
     if (!/^[^/].*\/$/.test(this.stagingPrefix)) throw new InvalidInputError(`Athena aggregate engine: staging prefix "${this.stagingPrefix}" must be a key prefix ending with /`);
     this.queryTimeoutMs = props.queryTimeoutMs ?? 300_000;
     if (!(this.queryTimeoutMs > 0)) throw new InvalidInputError(`Athena aggregate engine: queryTimeoutMs is ${this.queryTimeoutMs}: expected a positive number`);

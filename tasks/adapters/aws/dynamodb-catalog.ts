@@ -9,6 +9,7 @@ import type { KeyAttribute, TableDefinition } from '../../tables/definitions';
 import { isConditionFailure } from '../../tables/table-errors';
 import {
   baseAheadError,
+  CATALOG_PREFIX,
   conflictError,
   CorruptCatalogError,
   decodeCommitRecord,
@@ -99,7 +100,7 @@ export class DynamoDbCatalog implements Catalog {
 
   constructor(private readonly props: DynamoDbCatalogProps) {
     if (props.tableName === '') throw new InvalidInputError('invalid catalog table name "": expected the name of a table keyed as CATALOG_TABLE_KEY says');
-    this.prefix = props.prefix ?? '_catalog/';
+    this.prefix = props.prefix ?? CATALOG_PREFIX;
     this.now = props.now ?? (() => new Date());
     this.glueLeaseMs = props.glueLeaseMs ?? 900_000;
     if (props.pageSize !== undefined && (!Number.isInteger(props.pageSize) || props.pageSize < 1)) {

@@ -12,6 +12,7 @@ import { InvalidInputError } from '../../ports/errors';
 import type { ObjectStore } from '../../ports/object-store';
 import { QueryError } from '../../ports/query-engine';
 import { checkExternalSchema, redshiftQuerySql, unloadStatement } from './redshift-unload-sql';
+import { AGGREGATES_STAGING_PREFIX } from '../../aggregate/queries';
 
 /** The first wait before DescribeStatement; each later one doubles, up to MAX_POLL_DELAY_MS. */
 const FIRST_POLL_DELAY_MS = 200;
@@ -76,7 +77,7 @@ export class RedshiftAggregateEngine implements AggregateEngine {
     if (!/^arn:aws[a-z-]*:iam::\d{12}:role\/\S+$/.test(props.iamRole)) {
       throw new InvalidInputError(`Redshift aggregate engine: invalid iamRole "${props.iamRole}": expected arn:aws:iam::<account>:role/<name>`);
     }
-    this.stagingPrefix = props.stagingPrefix ?? '_staging/aggregates/';
+    this.stagingPrefix = props.stagingPrefix ?? AGGREGATES_STAGING_PREFIX;
     if (!this.stagingPrefix.endsWith('/') || !props.store.locate(this.stagingPrefix).startsWith('s3://')) {
       throw new InvalidInputError(`Redshift aggregate engine: staging prefix "${this.stagingPrefix}" must end with / and the store must locate it in S3, where UNLOAD writes`);
     }

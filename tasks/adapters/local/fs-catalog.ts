@@ -3,6 +3,7 @@ import { NotFoundError } from '../../ports/errors';
 import type { ObjectStore } from '../../ports/object-store';
 import {
   baseAheadError,
+  CATALOG_PREFIX,
   conflictError,
   decodeCommitRecord,
   encodeCommitRecord,
@@ -39,7 +40,7 @@ export class FsCatalog implements Catalog {
 
   constructor(
     private readonly store: ObjectStore,
-    private readonly prefix = '_catalog/',
+    private readonly prefix = CATALOG_PREFIX,
     options: FsCatalogOptions = {},
   ) {
     this.now = options.now ?? (() => new Date());
