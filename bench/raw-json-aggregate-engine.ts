@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { computeAggregateResult, createUsersView } from '../tasks/adapters/local/duckdb-aggregate-engine';
+import { AGGREGATE_MEMORY_LIMIT, computeAggregateResult, createUsersView } from '../tasks/adapters/local/duckdb-aggregate-engine';
 import { DuckDbQueryEngine } from '../tasks/adapters/local/duckdb-query-engine';
 import { sqlString } from '../tasks/shared/sql-text';
 import { FsObjectStore } from '../tasks/adapters/local/fs-object-store';
@@ -41,8 +41,9 @@ export class RawJsonAggregateEngine implements AggregateEngine {
 
   async open(): Promise<AggregateSession> {
     const { lake, out } = this.props;
-    // The step's DuckDB settings (DuckDbAggregateEngine's defaults): one thread per core, 1 GB.
-    const engine = await DuckDbQueryEngine.open({ memoryLimit: '1GB', tempDirectory: path.join(out, 'spill') });
+    // The step's DuckDB memory limit, one thread per core; one connection, so one job at a time where the
+    // step runs two side by side (each raw job reads every object and keeps both cores busy on its own).
+    const engine = await DuckDbQueryEngine.open({ memoryLimit: AGGREGATE_MEMORY_LIMIT, tempDirectory: path.join(out, 'spill') });
     try {
       await createUsersView(engine, new FsObjectStore(lake));
       await engine.run(`CREATE VIEW events AS SELECT *, CAST(NULL AS VARCHAR) AS country, CAST(NULL AS VARCHAR) AS region FROM (${rawEventsSql(lake)})`);

@@ -7,3 +7,8 @@ export function csvField(value: string | null): string {
   if (value === '' || /[|"\r\n]/.test(value)) return `"${value.replaceAll('"', '""')}"`;
   return value;
 }
+
+/** One line of an aggregate's CSV: its fields, `|` between them, and a line break. */
+export function csvLine(fields: readonly (string | null)[]): string {
+  return `${fields.map(csvField).join('|')}\n`;
+}

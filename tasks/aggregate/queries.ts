@@ -55,15 +55,22 @@ export type QueryParameterValues = Readonly<Record<QueryParameter, Date | number
 /** The SQL of `name` for `engine` (`queries/<name>.<engine>.sql` where the dialects differ, else `queries/<name>.sql`). */
 export function querySql(name: string, engine: 'duckdb' | 'postgres' | 'redshift' | 'athena' = 'duckdb'): string {
   if (!AGGREGATE_QUERY_NAMES.includes(name)) throw new Error(`unknown aggregate query "${name}"; expected one of ${AGGREGATE_QUERY_NAMES.join(', ')}`);
+  // Read once per process: every aggregate job asks, hundreds in a run with late events.
+  const known = querySqlRead.get(`${name}.${engine}`);
+  if (known !== undefined) return known;
   for (const file of [`${name}.${engine}.sql`, `${name}.sql`]) {
     try {
-      return readFileSync(path.join(QUERIES_DIR, file), 'utf8');
+      const sql = readFileSync(path.join(QUERIES_DIR, file), 'utf8');
+      querySqlRead.set(`${name}.${engine}`, sql);
+      return sql;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
   }
   throw new Error(`no SQL file for aggregate query "${name}" in ${QUERIES_DIR}`);
 }
+
+const querySqlRead = new Map<string, string>();
 
 /** The one statement of a query file, without a trailing semicolon. */
 export function statementOf(sql: string): string {

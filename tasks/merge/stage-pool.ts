@@ -17,8 +17,6 @@ export const stageOnThisThread: ObjectStager = async (task) => stageObject(task)
 
 export interface StagePool {
   readonly stage: ObjectStager;
-  /** How many objects are worth having in flight at once. */
-  readonly threads: number;
   close(): Promise<void>;
 }
 
@@ -36,7 +34,6 @@ export function createStagePool(threads: number): StagePool {
   });
   return {
     stage: (task) => pool.run(task),
-    threads,
     close: () => pool.destroy(),
   };
 }

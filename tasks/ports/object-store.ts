@@ -1,3 +1,5 @@
+import { InvalidInputError } from './errors';
+
 /** What a listing says of one stored object. */
 export interface ObjectInfo {
   readonly key: string;
@@ -31,4 +33,11 @@ export interface ObjectStore {
    * extension and credentials. Absent where DuckDB reads the locations as they are (local paths).
    */
   duckdbSetup?(): readonly string[];
+}
+
+/** The keys every store takes: relative, with no empty, `.` or `..` path segment tricks, so a key that works on one machine also works on AWS. */
+export function checkObjectKey(key: string): void {
+  if (key === '' || key.startsWith('/') || key.split('/').some((part) => part === '..' || part === '.')) {
+    throw new InvalidInputError(`invalid object key "${key}": expected a relative key such as raw/2021/07/12/05/x.gz`);
+  }
 }

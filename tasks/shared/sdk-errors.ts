@@ -31,6 +31,11 @@ const TRANSIENT_NAMES = new Set([
   'InternalError',
   'InternalServerError',
   'ServiceUnavailable',
+  // Glue's: a concurrent update of the same table, or a service still settling.
+  'ConcurrentModificationException',
+  'InternalServiceException',
+  'OperationTimeoutException',
+  'ResourceNotReadyException',
 ]);
 const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN']);
 

@@ -12,7 +12,7 @@ import type { AggregateEngine, AggregateOutput, AggregateRun, AggregateSession, 
 import { InvalidInputError } from '../../ports/errors';
 import type { ObjectStore } from '../../ports/object-store';
 import { QueryError } from '../../ports/query-engine';
-import { csvField } from '../../aggregate/aggregate-csv';
+import { csvLine } from '../../aggregate/aggregate-csv';
 import { AGGREGATES_STAGING_PREFIX } from '../../aggregate/queries';
 import { athenaQuerySql, athenaUnloadStatement, checkGlueDatabase } from './athena-query-sql';
 
@@ -272,10 +272,6 @@ function textOf(value: string | undefined, column: ColumnInfo, label: string): s
   const match = /^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})(?:\.\d+)?$/.exec(value);
   if (!match) throw new QueryError(`Athena ${label}: column ${column.Name} holds "${value}": expected a timestamp YYYY-MM-DD HH:MM:SS[.fff]`);
   return match[1]!;
-}
-
-function csvLine(fields: readonly (string | null)[]): string {
-  return `${fields.map(csvField).join('|')}\n`;
 }
 
 function sameValues(data: readonly { VarCharValue?: string | undefined }[], values: readonly string[]): boolean {

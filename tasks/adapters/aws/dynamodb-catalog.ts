@@ -334,10 +334,6 @@ function parseCommitItem(item: Record<string, unknown>, tableName: string): Comm
   return parsed.data;
 }
 
-function pad(version: number): string {
-  return versionName(version);
-}
-
 /** `work` over `items`, at most `inFlight` at a time, results in the order of `items`. */
 async function mapInFlight<T, R>(items: readonly T[], inFlight: number, work: (item: T) => Promise<R>): Promise<R[]> {
   const results: R[] = new Array(items.length);

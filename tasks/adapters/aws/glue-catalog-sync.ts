@@ -418,6 +418,5 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
 function translate(error: unknown, what: string): Error {
   if (error instanceof GlueSyncError || error instanceof TransientStorageError) return error;
   const message = `${what} failed: ${sdkErrorSummary(error)}`;
-  const transient = isTransientSdkError(error) || RETRYABLE_ENTRY_ERRORS.has(sdkErrorName(error));
-  return transient ? new TransientStorageError(message, { cause: error }) : new GlueSyncError(message, { cause: error });
+  return isTransientSdkError(error) ? new TransientStorageError(message, { cause: error }) : new GlueSyncError(message, { cause: error });
 }

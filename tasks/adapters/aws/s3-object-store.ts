@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, paginateListObjectsV2, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { InvalidInputError, NotFoundError, TransientStorageError } from '../../ports/errors';
-import type { ObjectInfo, ObjectStore } from '../../ports/object-store';
+import { checkObjectKey, type ObjectInfo, type ObjectStore } from '../../ports/object-store';
 import { httpStatusOf, isTransientSdkError, sdkErrorSummary, type SdkError } from '../../shared/sdk-errors';
 
 export interface S3ObjectStoreProps {
@@ -77,7 +77,7 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async get(key: string): Promise<Buffer> {
-    checkKey(key);
+    checkObjectKey(key);
     try {
       const response = await this.props.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
       const bytes = await response.Body!.transformToByteArray();
@@ -89,7 +89,7 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async put(key: string, body: Buffer | string): Promise<void> {
-    checkKey(key);
+    checkObjectKey(key);
     try {
       if (Buffer.byteLength(body) <= this.threshold) {
         await this.props.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body }));
@@ -102,7 +102,7 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async putIfAbsent(key: string, body: Buffer | string): Promise<boolean> {
-    checkKey(key);
+    checkObjectKey(key);
     // Always a single PutObject: what is created exclusively (commits, records, segments) is small.
     for (let attempt = 0; ; attempt++) {
       try {
@@ -121,7 +121,7 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async putFile(key: string, localPath: string): Promise<void> {
-    checkKey(key);
+    checkObjectKey(key);
     try {
       const { size } = await fs.stat(localPath);
       if (size <= this.threshold) {
@@ -142,7 +142,7 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async delete(key: string): Promise<void> {
-    checkKey(key);
+    checkObjectKey(key);
     try {
       await this.props.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
     } catch (error) {
@@ -151,7 +151,7 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async exists(key: string): Promise<boolean> {
-    checkKey(key);
+    checkObjectKey(key);
     try {
       await this.props.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
       return true;
@@ -162,7 +162,7 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   locate(key: string): string {
-    checkKey(key);
+    checkObjectKey(key);
     return `s3://${this.bucket}/${key}`;
   }
 
@@ -177,13 +177,6 @@ export class S3ObjectStore implements ObjectStore {
       params: { Bucket: this.bucket, Key: key, Body: body },
       partSize: Math.max(this.threshold, MIN_PART_SIZE),
     }).done();
-  }
-}
-
-/** The local store's rule, kept here too, so a key that works on AWS also works on one machine. */
-function checkKey(key: string): void {
-  if (key === '' || key.startsWith('/') || key.split('/').some((part) => part === '..' || part === '.')) {
-    throw new InvalidInputError(`invalid object key "${key}": expected a relative key such as raw/2021/07/12/05/x.gz`);
   }
 }
 

@@ -10,14 +10,13 @@ import type { ObjectStore } from '../../ports/object-store';
 import { formatHour, HOUR_IN_MS } from '../../shared/hours';
 import { DuckDbQueryEngine } from './duckdb-query-engine';
 import { sqlIdentifier, sqlString } from '../../shared/sql-text';
-import { csvField } from '../../aggregate/aggregate-csv';
+import { csvLine } from '../../aggregate/aggregate-csv';
 import { curatedEventsSql } from './lake-views';
 
+/** The DuckDB `memory_limit` of an aggregate run, its connections together. */
+export const AGGREGATE_MEMORY_LIMIT = '1GB';
+
 export interface DuckDbAggregateEngineProps {
-  /** DuckDB `threads`. @default DuckDB's default, one per core */
-  readonly threads?: number;
-  /** DuckDB `memory_limit`. @default '1GB' */
-  readonly memoryLimit?: string;
   /** Jobs run at once, each on a connection of its own. @default 2 */
   readonly connections?: number;
 }
@@ -36,9 +35,8 @@ export class DuckDbAggregateEngine implements AggregateEngine {
 
   async open({ snapshot }: AggregateRun): Promise<AggregateSession> {
     const engine = await DuckDbQueryEngine.open({
-      memoryLimit: this.props.memoryLimit ?? '1GB',
+      memoryLimit: AGGREGATE_MEMORY_LIMIT,
       tempDirectory: path.join(this.store.scratchDir, `aggregate-spill-${randomUUID()}`),
-      ...(this.props.threads === undefined ? {} : { threads: this.props.threads }),
     });
     const engines = [engine];
     try {
@@ -85,9 +83,10 @@ class DuckDbAggregateSession implements AggregateSession {
   async unload(job: AggregateUnload): Promise<string[]> {
     const startMs = job.reads.start.getTime();
     const endMs = job.reads.end.getTime();
-    const lane = await this.acquire(`${startMs}/${endMs}`);
+    const window = `${startMs}/${endMs}`;
+    const lane = await this.acquire(window);
     try {
-      await this.loadEvents(lane, startMs, endMs);
+      await this.loadEvents(lane, window, startMs, endMs);
       await computeAggregateResult(lane.engine, job);
       for (const { key, format } of job.outputs) {
         if (format === 'csv') {
@@ -127,8 +126,7 @@ class DuckDbAggregateSession implements AggregateSession {
    * instead of each opening its Parquet files. A window read once, or a large one, stays a view over
    * the files, so each query reads only its columns and row groups.
    */
-  private async loadEvents(lane: Lane, startMs: number, endMs: number): Promise<void> {
-    const window = `${startMs}/${endMs}`;
+  private async loadEvents(lane: Lane, window: string, startMs: number, endMs: number): Promise<void> {
     if (window === lane.window && lane.inMemory) return;
     const snapshot = windowSnapshot(this.snapshot, startMs, endMs);
     if (window !== lane.window) {
@@ -215,7 +213,6 @@ async function resultAsCsv(engine: DuckDbQueryEngine): Promise<string> {
   );
   // A table scan keeps insertion order, which is the query's ORDER BY.
   const result = await engine.query(`SELECT ${texts.join(', ')} FROM aggregate_result`);
-  const line = (fields: readonly unknown[]) => `${fields.map((field) => csvField(field as string | null)).join('|')}\n`;
-  return line(columns.map(({ name }) => name)) + result.rows.map(line).join('');
+  return csvLine(columns.map(({ name }) => name)) + result.rows.map((row) => csvLine(row as (string | null)[])).join('');
 }
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { InvalidInputError, NotFoundError, TransientStorageError } from '../../ports/errors';
-import type { ObjectInfo, ObjectStore } from '../../ports/object-store';
+import { checkObjectKey, type ObjectInfo, type ObjectStore } from '../../ports/object-store';
 
 /** Temporary files live here, outside every listed prefix, on the same filesystem as their targets. */
 const TEMP_DIR = '.tmp';
@@ -107,9 +107,7 @@ export class FsObjectStore implements ObjectStore {
   }
 
   private pathOf(key: string): string {
-    if (key === '' || key.startsWith('/') || key.split('/').some((part) => part === '..' || part === '.')) {
-      throw new InvalidInputError(`invalid object key "${key}": expected a relative key such as raw/2021/07/12/05/x.gz`);
-    }
+    checkObjectKey(key);
     return path.join(this.root, key);
   }
 

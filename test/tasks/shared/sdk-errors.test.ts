@@ -12,6 +12,7 @@ describe('isTransientSdkError', () => {
     ['too many requests', sdkError('TooManyRequestsException', 429)],
     ['a reset connection', Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })],
     ['a timeout', sdkError('TimeoutError')],
+    ['a concurrent update of a Glue table', sdkError('ConcurrentModificationException', 400)],
   ])('retries %s', (_, error) => {
     expect(isTransientSdkError(error)).toBe(true);
   });
