@@ -34,8 +34,9 @@ export class LakeHealthReader {
     private readonly store: ObjectStore,
   ) {}
 
-  async read(range: HourRange): Promise<LakeHealth> {
-    const snapshot = await this.catalog.snapshot();
+  /** The health of the event hours in `range`, from `snapshot` (the catalog's latest when not given). */
+  async read(range: HourRange, snapshot?: CatalogSnapshot): Promise<LakeHealth> {
+    snapshot ??= await this.catalog.snapshot();
     await this.foldHistory();
     const events = snapshot.tables[EVENTS_TABLE]?.partitions ?? {};
     const partitions: PartitionHealth[] = [];

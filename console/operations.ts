@@ -7,7 +7,7 @@ import { openLocalRuntime, type LocalRuntime, type LocalRuntimeOptions } from '.
 import type { WorkflowEvent } from '../tasks/runtime/local-workflow-runner';
 import { loadWorkflow } from '../tasks/runtime/workflow-definitions';
 import { hourStartMs, hoursBetween } from '../tasks/shared/hours';
-import type { ExecutionDetail, ExecutionSummary, JobKind, JobView } from './api-types';
+import type { ExecutionDetail, ExecutionSummary, HourRange, JobKind, JobView } from './api-types';
 import { buildWorkflowGraph } from './workflow-graph';
 
 /** The jobs the page lists; older finished ones are forgotten. */
@@ -28,6 +28,14 @@ export function summarize(record: ExecutionRecord): ExecutionSummary {
 }
 
 /** One execution with its graph, the executions it started and its reruns. */
+/** A range of hours [from, to): both valid hours, `to` after `from`; InvalidInputError otherwise. */
+export function checkHourRange(from: string, to: string): HourRange {
+  hourStartMs(from);
+  hourStartMs(to);
+  if (to <= from) throw new InvalidInputError(`"to" (${to}, exclusive) must be after "from" (${from})`);
+  return { from, to };
+}
+
 export async function describeExecution(executions: ExecutionStore, id: string): Promise<ExecutionDetail> {
   // The list holds the record; get() only for what the list lacks, which also says why an id is bad.
   const all = await executions.list();
@@ -103,9 +111,7 @@ export class JobRunner {
   backfill(input: { from: unknown; to: unknown; concurrency?: unknown }): JobView {
     const { from, to } = input;
     if (typeof from !== 'string' || typeof to !== 'string') throw new InvalidInputError('a backfill needs "from" and "to" hours (YYYY-MM-DDTHH)');
-    hourStartMs(from);
-    hourStartMs(to);
-    if (to <= from) throw new InvalidInputError(`"to" (${to}, exclusive) must be after "from" (${from})`);
+    checkHourRange(from, to);
     const concurrency = input.concurrency === undefined ? DEFAULT_BACKFILL_CONCURRENCY : Number(input.concurrency);
     if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > MAX_BACKFILL_CONCURRENCY) {
       throw new InvalidInputError(`"concurrency" must be a whole number from 1 to ${MAX_BACKFILL_CONCURRENCY}, got ${JSON.stringify(input.concurrency)}`);

@@ -2,13 +2,14 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { EVENTS_TABLE, hourOfPartitionKey } from '../tasks/curated/layout';
+import type { CatalogSnapshot } from '../tasks/ports/catalog';
 import { InvalidInputError, NotFoundError } from '../tasks/ports/errors';
 import { openLocalRuntime, type LocalRuntime, type LocalRuntimeOptions } from '../tasks/runtime/local-runtime';
-import { addHours, arrivalHourOfKey, formatHour, hourStartMs } from '../tasks/shared/hours';
+import { addHours, arrivalHourOfKey, formatHour } from '../tasks/shared/hours';
 import { readAnalytics } from './analytics';
 import type { HourRange, Overview } from './api-types';
 import { LakeHealthReader } from './lake-health';
-import { describeExecution, JobRunner, summarize } from './operations';
+import { checkHourRange, describeExecution, JobRunner, summarize } from './operations';
 import { pageAssets, type PageAssets } from './page-bundle';
 import { newToken, refusalOf } from './request-guard';
 
@@ -95,15 +96,16 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
 }
 
 function apiRoutes(lake: string, runtime: LocalRuntime, health: LakeHealthReader, jobs: JobRunner): Route[] {
-  const rangeOf = async (url: URL) => requestedRange(url, await lakeRange(runtime));
+  // The lake's range is the default of a missing `from` or `to`: the catalog is read only then.
+  const rangeOf = async (url: URL) =>
+    requestedRange(url, url.searchParams.get('from') && url.searchParams.get('to') ? undefined : lakeRange(await runtime.catalog.snapshot()));
   return [
     {
       method: 'GET',
       pattern: /^\/api\/overview$/,
       handle: async () => {
-        const snapshot = await runtime.catalog.snapshot();
-        const range = await lakeRange(runtime);
-        const arrivals = await arrivalRange(runtime);
+        const [snapshot, arrivals] = await Promise.all([runtime.catalog.snapshot(), arrivalRange(runtime)]);
+        const range = lakeRange(snapshot);
         const overview: Overview = {
           lake,
           ...(range === undefined ? {} : { lakeRange: range }),
@@ -114,7 +116,14 @@ function apiRoutes(lake: string, runtime: LocalRuntime, health: LakeHealthReader
       },
     },
     { method: 'GET', pattern: /^\/api\/analytics$/, handle: async (_request, url) => ({ body: await readAnalytics(runtime.store, runtime.pricing, await rangeOf(url)) }) },
-    { method: 'GET', pattern: /^\/api\/health$/, handle: async (_request, url) => ({ body: await health.read(await rangeOf(url)) }) },
+    {
+      method: 'GET',
+      pattern: /^\/api\/health$/,
+      handle: async (_request, url) => {
+        const snapshot = await runtime.catalog.snapshot();
+        return { body: await health.read(requestedRange(url, lakeRange(snapshot)), snapshot) };
+      },
+    },
     { method: 'GET', pattern: /^\/api\/executions$/, handle: async () => ({ body: (await runtime.executions.list()).map(summarize) }) },
     { method: 'GET', pattern: /^\/api\/executions\/([^/]+)$/, handle: async (_request, _url, [id]) => ({ body: await describeExecution(runtime.executions, id!) }) },
     { method: 'GET', pattern: /^\/api\/jobs$/, handle: async () => ({ body: jobs.list() }) },
@@ -187,9 +196,9 @@ function sendJson(response: ServerResponse, status: number, body: unknown): void
   response.end(text);
 }
 
-/** The event hours the catalog holds, first to one after the last; undefined for a lake without events. */
-async function lakeRange(runtime: LocalRuntime): Promise<HourRange | undefined> {
-  const partitions = Object.keys((await runtime.catalog.snapshot()).tables[EVENTS_TABLE]?.partitions ?? {}).sort();
+/** The event hours a snapshot holds, first to one after the last; undefined for a lake without events. */
+function lakeRange(snapshot: CatalogSnapshot): HourRange | undefined {
+  const partitions = Object.keys(snapshot.tables[EVENTS_TABLE]?.partitions ?? {}).sort();
   if (partitions.length === 0) return undefined;
   return { from: hourOfPartitionKey(partitions[0]!), to: addHours(hourOfPartitionKey(partitions[partitions.length - 1]!), 1) };
 }
@@ -212,10 +221,7 @@ function requestedRange(url: URL, lake: HourRange | undefined): HourRange {
   const fallback = lake ?? { from: formatHour(Date.now()), to: formatHour(Date.now() + 3_600_000) };
   const from = url.searchParams.get('from') || fallback.from;
   const to = url.searchParams.get('to') || fallback.to;
-  hourStartMs(from);
-  hourStartMs(to);
-  if (to <= from) throw new InvalidInputError(`"to" (${to}, exclusive) must be after "from" (${from})`);
-  return { from, to };
+  return checkHourRange(from, to);
 }
 
 async function readJsonBody(request: IncomingMessage): Promise<unknown> {

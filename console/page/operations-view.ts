@@ -347,10 +347,9 @@ export class OperationsView implements View {
 
   private async rerun(id: string): Promise<void> {
     try {
-      const job = await postJson<JobView>(`/api/executions/${encodeURIComponent(id)}/rerun`);
+      await postJson<JobView>(`/api/executions/${encodeURIComponent(id)}/rerun`);
       showBanner(undefined);
       await this.context?.jobs.refresh();
-      void job;
     } catch (error) {
       showBanner(`rerun of ${id}: ${(error as Error).message}`);
     }
