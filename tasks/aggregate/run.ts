@@ -71,19 +71,19 @@ export async function runAggregate(input: AggregateInput, ports: AggregatePorts,
   const jobs = planAggregates(input.partitions.map(hourOfPartitionKey), eventHoursOf(snapshot));
   const engine = ports.engine ?? new DuckDbAggregateEngine(ports.store);
   const formats: AggregateOutput['format'][] = settings.parquet ? ['csv', 'parquet'] : ['csv'];
-  const session = await engine.open({ snapshot, executionName: executionNameOf(input.executionId) });
+  const unloads = jobs.map(({ query, period }): AggregateUnload => {
+    const { start, end } = periodBounds(period);
+    return {
+      query: query.name,
+      period,
+      parameters: { hour_start: new Date(start), hour_end: new Date(end), day_start: new Date(start), day_end: new Date(end), z_threshold: zThreshold },
+      reads: readWindowOf(query, { start: new Date(start), end: new Date(end) }),
+      outputs: formats.map((format) => ({ format, key: aggregateKey(query.name, period, format) })),
+    };
+  });
+  const session = await engine.open({ snapshot, executionName: executionNameOf(input.executionId), reads: unloads.map(({ reads }) => reads) });
   let filesWritten = 0;
   try {
-    const unloads = jobs.map(({ query, period }): AggregateUnload => {
-      const { start, end } = periodBounds(period);
-      return {
-        query: query.name,
-        period,
-        parameters: { hour_start: new Date(start), hour_end: new Date(end), day_start: new Date(start), day_end: new Date(end), z_threshold: zThreshold },
-        reads: readWindowOf(query, { start: new Date(start), end: new Date(end) }),
-        outputs: formats.map((format) => ({ format, key: aggregateKey(query.name, period, format) })),
-      };
-    });
     // Jobs reading the same events one after another, so that an engine can load them once; up to
     // the session's concurrency of such sequences at a time.
     const sequences = new Map<string, AggregateUnload[]>();

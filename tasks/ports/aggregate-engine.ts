@@ -20,6 +20,8 @@ export interface AggregateRun {
   readonly snapshot: CatalogSnapshot;
   /** The workflow execution's name: a retry of the step within the execution finds what an earlier attempt left. */
   readonly executionName: string;
+  /** The event times each job of the run reads (its `reads`), so that an engine can load once what several jobs read. */
+  readonly reads: readonly { readonly start: Date; readonly end: Date }[];
 }
 
 export interface AggregateSession {

@@ -19,13 +19,16 @@ export const AGGREGATE_MEMORY_LIMIT = '1GB';
 export interface DuckDbAggregateEngineProps {
   /** Jobs run at once, each on a connection of its own. @default 2 */
   readonly connections?: number;
+  /** The most rows of a run's small windows loaded into memory (see loadSmallWindows); 0 reads every window from its Parquet files. @default 1,000,000 */
+  readonly smallWindowsRows?: number;
 }
 
 /**
  * The aggregate engine of the embedded default: one in-memory DuckDB database per run, with a few
  * connections that run jobs side by side (most jobs of a run with late events are small, and one
- * job alone leaves cores idle). On each connection, the view `events` reads the snapshot's partitions
- * that the job's window needs (as partition pruning does on Spectrum); `users` is the users dimension.
+ * job alone leaves cores idle). On each connection, the view `events` reads either the table of the
+ * run's small windows, or the snapshot's partitions that the job's window needs (as partition pruning
+ * does on Spectrum); `users` is the users dimension.
  */
 export class DuckDbAggregateEngine implements AggregateEngine {
   constructor(
@@ -33,7 +36,7 @@ export class DuckDbAggregateEngine implements AggregateEngine {
     private readonly props: DuckDbAggregateEngineProps = {},
   ) {}
 
-  async open({ snapshot }: AggregateRun): Promise<AggregateSession> {
+  async open({ snapshot, reads }: AggregateRun): Promise<AggregateSession> {
     const engine = await DuckDbQueryEngine.open({
       memoryLimit: AGGREGATE_MEMORY_LIMIT,
       tempDirectory: path.join(this.store.scratchDir, `aggregate-spill-${randomUUID()}`),
@@ -41,39 +44,73 @@ export class DuckDbAggregateEngine implements AggregateEngine {
     const engines = [engine];
     try {
       await createUsersView(engine, this.store);
+      const smallWindows = await loadSmallWindows(engine, snapshot, reads, this.store, this.props.smallWindowsRows ?? 1_000_000);
       for (let i = 1; i < (this.props.connections ?? 2); i++) engines.push(await engine.connectAnother());
+      return new DuckDbAggregateSession(engines, snapshot, smallWindows, this.store, path.join(this.store.scratchDir, `aggregate-${randomUUID()}`));
     } catch (error) {
       await closeAll(engines);
       throw error;
     }
-    return new DuckDbAggregateSession(engines, snapshot, this.store, path.join(this.store.scratchDir, `aggregate-${randomUUID()}`));
   }
 }
 
-/** The most rows of a job's window that are loaded into memory rather than read from Parquet per query. */
-const MAX_WINDOW_ROWS_IN_MEMORY = 200_000;
+/** A window of at most this many rows is small: its rows are worth loading into memory with the other small windows. */
+const MAX_SMALL_WINDOW_ROWS = 200_000;
+/** What a lane's view `events` reads when it reads the table of the small windows. */
+const SMALL_WINDOWS = 'small windows';
 
-/** One connection of a session, and the window its view `events` reads. */
+/**
+ * The table `small_windows`: the rows of every partition that the run's small windows read (a run
+ * with late events has dozens of hours holding a few thousand rows each), loaded once, in event time
+ * order. A job over such a window then scans one small table in memory instead of opening its own
+ * Parquet files. The table holds more hours than any one job reads, which changes no result: every
+ * query bounds its own event times to its window (its period with its look-back and look-ahead),
+ * and the table holds every row of the hours it bounds to. Windows are taken in the order given
+ * while their rows together stay within `maxRows`. Returns the windows it holds, as `start/end` in ms.
+ */
+async function loadSmallWindows(engine: DuckDbQueryEngine, snapshot: CatalogSnapshot, reads: AggregateRun['reads'], store: ObjectStore, maxRows: number): Promise<Set<string>> {
+  const held = new Set<string>();
+  const partitions: Record<string, PartitionState> = {};
+  let rows = 0;
+  for (const { start, end } of reads) {
+    const window = windowKey(start.getTime(), end.getTime());
+    if (held.has(window)) continue;
+    const needed = windowPartitions(snapshot, start.getTime(), end.getTime());
+    const windowRows = rowsOf(Object.values(needed));
+    const added = rowsOf(Object.entries(needed).filter(([key]) => !partitions[key]).map(([, state]) => state));
+    if (windowRows > MAX_SMALL_WINDOW_ROWS || rows + added > maxRows) continue;
+    Object.assign(partitions, needed);
+    rows += added;
+    held.add(window);
+  }
+  if (held.size > 0) await engine.run(`CREATE TABLE small_windows AS ${curatedEventsSql(withPartitions(snapshot, partitions), store)} ORDER BY event_time`);
+  return held;
+}
+
+/** One connection of a session, and what its view `events` reads: a window's Parquet files, or `SMALL_WINDOWS`. */
 interface Lane {
   readonly engine: DuckDbQueryEngine;
   busy: boolean;
-  window: string | undefined;
-  inMemory: boolean;
+  reads: string | undefined;
 }
 
 class DuckDbAggregateSession implements AggregateSession {
   private readonly lanes: Lane[];
   /** Callers of acquire() waiting for a connection to become idle. */
   private readonly waiting: (() => void)[] = [];
+  /** Per query: its result's header line and the SELECT that turns its rows into UNLOAD's text. */
+  private readonly csvShapes = new Map<string, Promise<CsvShape>>();
 
   constructor(
     private readonly engines: readonly DuckDbQueryEngine[],
     private readonly snapshot: CatalogSnapshot,
+    /** The windows that the table `small_windows` holds. */
+    private readonly smallWindows: ReadonlySet<string>,
     private readonly store: ObjectStore,
     /** Where Parquet files are written before they move into the store. */
     private readonly scratch: string,
   ) {
-    this.lanes = engines.map((engine) => ({ engine, busy: false, window: undefined, inMemory: false }));
+    this.lanes = engines.map((engine) => ({ engine, busy: false, reads: undefined }));
   }
 
   get concurrency(): number {
@@ -83,14 +120,20 @@ class DuckDbAggregateSession implements AggregateSession {
   async unload(job: AggregateUnload): Promise<string[]> {
     const startMs = job.reads.start.getTime();
     const endMs = job.reads.end.getTime();
-    const window = `${startMs}/${endMs}`;
-    const lane = await this.acquire(window);
+    const window = windowKey(startMs, endMs);
+    const reads = this.smallWindows.has(window) ? SMALL_WINDOWS : window;
+    const lane = await this.acquire(reads);
     try {
-      await this.loadEvents(lane, window, startMs, endMs);
+      if (lane.reads !== reads) {
+        lane.reads = undefined;
+        const source = reads === SMALL_WINDOWS ? 'SELECT * FROM small_windows' : curatedEventsSql(withPartitions(this.snapshot, windowPartitions(this.snapshot, startMs, endMs)), this.store);
+        await lane.engine.run(`CREATE OR REPLACE TEMP VIEW events AS ${source}`);
+        lane.reads = reads;
+      }
       await computeAggregateResult(lane.engine, job);
       for (const { key, format } of job.outputs) {
         if (format === 'csv') {
-          await this.store.put(key, await resultAsCsv(lane.engine));
+          await this.store.put(key, await this.resultAsCsv(lane.engine, job.query));
         } else {
           await fs.mkdir(this.scratch, { recursive: true });
           const local = path.join(this.scratch, `${job.query}-${randomUUID()}.parquet`);
@@ -105,11 +148,11 @@ class DuckDbAggregateSession implements AggregateSession {
     }
   }
 
-  /** An idle connection, preferably one whose `events` already reads `window`; waits for one if all are busy. */
-  private async acquire(window: string): Promise<Lane> {
+  /** An idle connection, preferably one whose `events` already reads `reads`; waits for one if all are busy. */
+  private async acquire(reads: string): Promise<Lane> {
     for (;;) {
       const idle = this.lanes.filter((lane) => !lane.busy);
-      const lane = idle.find((candidate) => candidate.window === window) ?? idle[0];
+      const lane = idle.find((candidate) => candidate.reads === reads) ?? idle[0];
       if (lane) {
         lane.busy = true;
         return lane;
@@ -119,30 +162,21 @@ class DuckDbAggregateSession implements AggregateSession {
   }
 
   /**
-   * The view `events` of `lane`: the rows of the partitions that [startMs, endMs) overlaps, as partition
-   * pruning does on Spectrum. Consecutive jobs reading the same window (the step orders its jobs so) share it.
-   * When a second job reads a window of at most MAX_WINDOW_ROWS_IN_MEMORY rows, its rows are loaded
-   * into memory for it and the jobs after it: the queries of a late hour then scan a small table
-   * instead of each opening its Parquet files. A window read once, or a large one, stays a view over
-   * the files, so each query reads only its columns and row groups.
+   * The temp table `aggregate_result` as UNLOAD writes CSV: `|` between fields, a header, `\n` after
+   * every row; NULL as an empty field, an empty string as `""`; a field holding `|`, `"`, CR or LF in
+   * double quotes with quotes doubled; timestamps `YYYY-MM-DD HH:MM:SS`; decimals with their scale.
    */
-  private async loadEvents(lane: Lane, window: string, startMs: number, endMs: number): Promise<void> {
-    if (window === lane.window && lane.inMemory) return;
-    const snapshot = windowSnapshot(this.snapshot, startMs, endMs);
-    if (window !== lane.window) {
-      lane.window = undefined;
-      await lane.engine.run(`CREATE OR REPLACE TEMP VIEW events AS ${curatedEventsSql(snapshot, this.store)}`);
-      lane.window = window;
-      lane.inMemory = false;
-      return;
+  private async resultAsCsv(engine: DuckDbQueryEngine, query: string): Promise<string> {
+    // A query's result has the same columns whatever its period: described once per run.
+    let shape = this.csvShapes.get(query);
+    if (!shape) {
+      shape = csvShapeOf(engine);
+      this.csvShapes.set(query, shape);
     }
-    const files = Object.values(snapshot.tables[EVENTS_TABLE]?.partitions ?? {}).flatMap((partition) => partition.files);
-    if (files.reduce((sum, file) => sum + (file.records ?? Number.POSITIVE_INFINITY), 0) > MAX_WINDOW_ROWS_IN_MEMORY) return;
-    lane.window = undefined;
-    await lane.engine.run(`CREATE OR REPLACE TEMP TABLE window_events AS ${curatedEventsSql(snapshot, this.store)}`);
-    await lane.engine.run('CREATE OR REPLACE TEMP VIEW events AS SELECT * FROM window_events');
-    lane.window = window;
-    lane.inMemory = true;
+    const { header, select } = await shape;
+    // A table scan keeps insertion order, which is the query's ORDER BY.
+    const result = await engine.query(select);
+    return header + result.rows.map((row) => csvLine(row as (string | null)[])).join('');
   }
 
   async close(): Promise<void> {
@@ -156,20 +190,30 @@ async function closeAll(engines: readonly DuckDbQueryEngine[]): Promise<void> {
   for (const engine of [...engines].reverse()) await engine.close();
 }
 
-/**
- * `snapshot` with only the events partitions of the hours overlapping [startMs, endMs): the `events`
- * view then reads what the query's window needs, as partition pruning does on Spectrum.
- */
-function windowSnapshot(snapshot: CatalogSnapshot, startMs: number, endMs: number): CatalogSnapshot {
-  const all = snapshot.tables[EVENTS_TABLE];
+/** The events partitions of `snapshot` for the hours overlapping [startMs, endMs), by key. */
+function windowPartitions(snapshot: CatalogSnapshot, startMs: number, endMs: number): Record<string, PartitionState> {
+  const all = snapshot.tables[EVENTS_TABLE]?.partitions ?? {};
   const partitions: Record<string, PartitionState> = {};
-  if (all) {
-    for (let ms = startMs - (startMs % HOUR_IN_MS); ms < endMs; ms += HOUR_IN_MS) {
-      const key = partitionKeyOfHour(formatHour(ms));
-      if (all.partitions[key]) partitions[key] = all.partitions[key];
-    }
+  for (let ms = startMs - (startMs % HOUR_IN_MS); ms < endMs; ms += HOUR_IN_MS) {
+    const key = partitionKeyOfHour(formatHour(ms));
+    if (all[key]) partitions[key] = all[key];
   }
+  return partitions;
+}
+
+/** `snapshot` with only the events `partitions`: a view over it reads what a job needs, as partition pruning does on Spectrum. */
+function withPartitions(snapshot: CatalogSnapshot, partitions: Record<string, PartitionState>): CatalogSnapshot {
+  const all = snapshot.tables[EVENTS_TABLE];
   return { version: snapshot.version, tables: all ? { [EVENTS_TABLE]: { ...all, partitions } } : {} };
+}
+
+/** The rows of `partitions` by the catalog's counts; unbounded when a file's count is unknown. */
+function rowsOf(partitions: readonly PartitionState[]): number {
+  return partitions.flatMap((partition) => partition.files).reduce((sum, file) => sum + (file.records ?? Number.POSITIVE_INFINITY), 0);
+}
+
+function windowKey(startMs: number, endMs: number): string {
+  return `${startMs}/${endMs}`;
 }
 
 /** The temp table `aggregate_result`: the job's query over the relations `events` and `users`, its parameters bound by name. */
@@ -200,19 +244,18 @@ function duckDbValueOf(value: Date | number): DuckDBValue {
   return typeof value === 'number' ? value : timestampValue(BigInt(value.getTime()) * 1000n);
 }
 
-/**
- * The temp table `aggregate_result` as UNLOAD writes CSV: `|` between fields, a header, `\n` after
- * every row; NULL as an empty field, an empty string as `""`; a field holding `|`, `"`, CR or LF in
- * double quotes with quotes doubled; timestamps `YYYY-MM-DD HH:MM:SS`; decimals with their scale.
- */
-async function resultAsCsv(engine: DuckDbQueryEngine): Promise<string> {
+interface CsvShape {
+  readonly header: string;
+  readonly select: string;
+}
+
+/** The header of `aggregate_result` and a SELECT of its fields as UNLOAD's text: timestamps to the second, the rest as DuckDB casts them. */
+async function csvShapeOf(engine: DuckDbQueryEngine): Promise<CsvShape> {
   const described = await engine.query('DESCRIBE aggregate_result');
   const columns = described.rows.map((row) => ({ name: String(row[0]), type: String(row[1]) }));
   const texts = columns.map(({ name, type }) =>
     type.startsWith('TIMESTAMP') ? `strftime(${sqlIdentifier(name)}, '%Y-%m-%d %H:%M:%S')` : `CAST(${sqlIdentifier(name)} AS VARCHAR)`,
   );
-  // A table scan keeps insertion order, which is the query's ORDER BY.
-  const result = await engine.query(`SELECT ${texts.join(', ')} FROM aggregate_result`);
-  return csvLine(columns.map(({ name }) => name)) + result.rows.map((row) => csvLine(row as (string | null)[])).join('');
+  return { header: csvLine(columns.map(({ name }) => name)), select: `SELECT ${texts.join(', ')} FROM aggregate_result` };
 }
 

@@ -72,12 +72,26 @@ describe('runAggregate', () => {
   it('writes the same bytes whether its jobs run side by side (the default) or one at a time', async () => {
     const lake = await aggregatedLake();
     const sideBySide = await aggregateFiles(lake);
-    const session = await new DuckDbAggregateEngine(lake.store).open({ snapshot: await lake.catalog.snapshot(), executionName: 'probe' });
+    const session = await new DuckDbAggregateEngine(lake.store).open({ snapshot: await lake.catalog.snapshot(), executionName: 'probe', reads: [] });
     await session.close();
     expect(session.concurrency).toBe(2);
     const result = await runAggregate({ executionId: EXECUTION, hour: `${DAY}T06`, partitions: lake.merged.partitionsTouched }, { ...lake, engine: new DuckDbAggregateEngine(lake.store, { connections: 1 }) });
     expect(result.filesWritten).toBe(sideBySide.size);
     expect(await aggregateFiles(lake)).toEqual(sideBySide);
+  });
+
+  it('writes the same bytes whether its small windows are read from one table in memory (the default) or each from its Parquet files', async () => {
+    const lake = await aggregatedLake();
+    await lake.deliver(`${DAY}T07`, 'late', [rawRecord({ click_id: 'late1', user_id: 'u9', time: `${DAY} 04:45:00`, event_name: 'Purchase', product_id: 104, price: 5, percent_viewed: 20, ip: '8.8.8.8' })]);
+    const merged = await lake.merge(`${DAY}T07`);
+    const input = { executionId: EXECUTION, hour: `${DAY}T07`, partitions: [...merged.partitionsTouched, ...lake.merged.partitionsTouched] };
+    const inMemory = await runAggregate(input, lake);
+    const held = await aggregateFiles(lake);
+    for (const key of held.keys()) await lake.store.delete(key);
+    const fromParquet = await runAggregate(input, { ...lake, engine: new DuckDbAggregateEngine(lake.store, { smallWindowsRows: 0 }) });
+    expect(inMemory.hours.length).toBeGreaterThan(1);
+    expect(fromParquet).toEqual(inMemory);
+    expect(await aggregateFiles(lake)).toEqual(held);
   });
 
   it('changes exactly the late hour\'s aggregates when a late event is merged into it', async () => {
