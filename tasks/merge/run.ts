@@ -182,7 +182,7 @@ async function mergeOnce(input: MergeInput, ports: MergePorts, settings: MergeSe
             const { partition, late } = next;
             const location = events[partition]?.location ?? initialLocation(partition);
             const kind = (events[partition]?.files.length ?? 0) === 0 ? 'base' : 'delta';
-            const query = `SELECT ${selectList()} FROM ${sourceOf(partition)} LEFT JOIN users USING (user_id) LEFT JOIN locations USING (user_ip) WHERE ${eventHourFilter(partition)}`;
+            const query = `SELECT * FROM ${sourceOf(partition)} WHERE ${eventHourFilter(partition)}`;
             const delta = await writeSorted(writer, store, query, deltaFileKey(location, executionName));
             filesWritten += 1;
             written.set(partition, { added: [{ ...delta, kind }], removed: new Set(), rows: delta.records, lateRows: late });
@@ -331,18 +331,22 @@ async function dropCandidatesThatLost(db: DuckDBConnection, existingFiles: reado
 }
 
 /**
- * Where each partition's write reads its candidates. A partition of at least 1/MINOR_SHARE of the rows
- * reads `candidates`; the rest read `minor_candidates`, filled in one scan and ordered by event time,
- * so that each of their writes skips to its own hour instead of scanning every candidate again (an
- * hour with late events has dozens of small partitions next to one large one).
+ * Where each partition's write reads its curated rows: a relation of the curated columns (the
+ * candidates joined with the users dimension and the locations). A partition of at least
+ * 1/MINOR_SHARE of the rows reads a view over `candidates`; the rest read `minor_candidates`, joined
+ * and filled in one scan and ordered by event time, so that each of their writes skips to its own hour
+ * instead of scanning every candidate and building the joins' hash tables again (an hour with late
+ * events has dozens of small partitions next to one large one).
  */
 async function splitMinorPartitions(db: DuckDBConnection, partitions: readonly { partition: string; rows: number }[]): Promise<(partition: string) => string> {
+  const curated = `SELECT ${selectList()} FROM candidates LEFT JOIN users USING (user_id) LEFT JOIN locations USING (user_ip)`;
+  await db.run(`CREATE VIEW curated_candidates AS ${curated}`);
   const total = partitions.reduce((sum, { rows }) => sum + rows, 0);
   const minor = partitions.filter(({ rows }) => rows * MINOR_SHARE < total).map(({ partition }) => partition);
-  if (minor.length < 2) return () => 'candidates';
-  await db.run(`CREATE TABLE minor_candidates AS SELECT * FROM candidates WHERE partition IN (${minor.map(sqlString).join(', ')}) ORDER BY event_time`);
+  if (minor.length < 2) return () => 'curated_candidates';
+  await db.run(`CREATE TABLE minor_candidates AS ${curated} WHERE partition IN (${minor.map(sqlString).join(', ')}) ORDER BY event_time`);
   const isMinor = new Set(minor);
-  return (partition) => (isMinor.has(partition) ? 'minor_candidates' : 'candidates');
+  return (partition) => (isMinor.has(partition) ? 'minor_candidates' : 'curated_candidates');
 }
 
 /** The rows of one partition, as a range of event times: a zone-map filter on a table ordered by event time. */

@@ -115,6 +115,27 @@ describe('runMerge', () => {
     expect(rows.find((row) => row.click_id === 'b')?.user_name).toBe('Semyon Ryan');
     expect(rows.find((row) => row.click_id === 'a')?.user_name).toBeNull();
   });
+
+  it('enriches and sorts the small late partitions of an hour as it does its large one', async () => {
+    const lake = createLake();
+    await lake.store.put('dims/users/users.jsonl', '{"user_id": "35", "name": "Semyon Ryan", "segment": "loyal"}\n');
+    // 40 on-time events and, 1 to 3 hours back, two late ones an hour: each late partition holds under an eighth of the rows.
+    const onTime = Array.from({ length: 40 }, (_, i) => click(`now${String(i).padStart(2, '0')}`, `2021-07-12 05:${String(59 - i).padStart(2, '0')}:00`));
+    const late = ['02', '03', '04'].flatMap((hour) => [click(`late${hour}b`, `2021-07-12 ${hour}:40:00`), click(`late${hour}a`, `2021-07-12 ${hour}:20:00`, { user_ip: '8.8.8.8' })]);
+    await lake.deliver('2021-07-12T05', '10-00', [...late, ...onTime]);
+    const result = await lake.merge('2021-07-12T05');
+    expect(result.partitionsTouched).toEqual(['dt=2021-07-12/hr=02', 'dt=2021-07-12/hr=03', 'dt=2021-07-12/hr=04', 'dt=2021-07-12/hr=05']);
+    const files = await lake.curatedFiles();
+    for (const file of files) {
+      const times = file.rows.map((row) => row.event_time as string);
+      expect(times).toEqual([...times].sort());
+      for (const row of file.rows) {
+        expect(row.user_name).toBe('Semyon Ryan');
+        expect(row.country).toBe(String(row.click_id).endsWith('a') && String(row.click_id).startsWith('late') ? 'US' : 'GB');
+      }
+    }
+    expect(files.map((file) => file.rows.map((row) => row.click_id))).toEqual([['late02a', 'late02b'], ['late03a', 'late03b'], ['late04a', 'late04b'], expect.arrayContaining(['now00', 'now39'])]);
+  });
 });
 
 describe('runMerge after a crash between merge and compaction', () => {
