@@ -24,6 +24,8 @@ export interface BenchOptions {
   readonly dir: string | undefined;
   /** Pass `--cpu-prof` to the hourly jobs, writing `.cpuprofile` files into this directory. */
   readonly cpuProfDir: string | undefined;
+  /** Rounds of the measured jobs; each job's median round is reported, so that one noisy run does not decide a verdict. */
+  readonly runs: number;
 }
 
 export const USAGE = `usage: npm run bench -- [options]
@@ -38,7 +40,9 @@ export const USAGE = `usage: npm run bench -- [options]
                       jobs), all (the late lake's ~650 jobs take over an hour at the default size) or
                       none; env BENCH_RAW_SUITE
   --dir <path>        put the lakes here instead of a fresh temp dir (must not exist or be empty); env BENCH_DIR
-  --cpu-prof <dir>    run the hourly jobs under node --cpu-prof, profiles into <dir>; env BENCH_CPU_PROF`;
+  --cpu-prof <dir>    run the hourly jobs under node --cpu-prof, profiles into <dir>; env BENCH_CPU_PROF
+  --runs <n>          rounds of the measured jobs, each job's median round reported (default 3, 1 to 9;
+                      every round runs on a fresh copy of the generated lakes); env BENCH_RUNS`;
 
 /** Options without a value. */
 const FLAGS = ['keep'];
@@ -66,7 +70,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
     if (value === undefined) throw new OptionsError(`--${name} needs a value\n${USAGE}`);
     given.set(name, value);
   }
-  const known = ['events', 'rate', 'hour', 'seed', 'late', 'max-lateness', 'raw-suite', 'dir', 'cpu-prof', ...FLAGS];
+  const known = ['events', 'rate', 'hour', 'seed', 'late', 'max-lateness', 'raw-suite', 'dir', 'cpu-prof', 'runs', ...FLAGS];
   for (const name of given.keys()) if (!known.includes(name)) throw new OptionsError(`unknown option --${name}\n${USAGE}`);
 
   const text = (name: string, envName: string): string | undefined => {
@@ -106,5 +110,6 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
     rawSuite,
     dir: text('dir', 'BENCH_DIR'),
     cpuProfDir: text('cpu-prof', 'BENCH_CPU_PROF'),
+    runs: number('runs', 'BENCH_RUNS', 3, (n) => Number.isInteger(n) && n >= 1 && n <= 9, 'a whole number from 1 to 9'),
   };
 }
