@@ -34,7 +34,7 @@ export const DEFAULT_GUARDRAILS: Required<GuardrailSettings> = { maxChangeFracti
  * ceiling) or the move is under minChangeFraction, the price is held.
  */
 export function guardPrice(recommended: number, bounds: PriceBounds, settings: GuardrailSettings = {}): GuardedPrice {
-  const { maxChangeFraction, minMarginFraction, minChangeFraction } = checkSettings(settings);
+  const { maxChangeFraction, minMarginFraction, minChangeFraction } = checkGuardrails(settings);
   const lowers: [number, PriceLimit][] = [
     [bounds.current * (1 - maxChangeFraction), 'max_decrease'],
     [bounds.floor, 'floor'],
@@ -72,7 +72,8 @@ function centsAtMost(price: number): number {
   return cents;
 }
 
-function checkSettings(settings: GuardrailSettings): Required<GuardrailSettings> {
+/** The settings with their defaults; a setting that is not a fraction in [0, 1) is refused with InvalidInputError. */
+export function checkGuardrails(settings: GuardrailSettings): Required<GuardrailSettings> {
   const checked = {
     maxChangeFraction: settings.maxChangeFraction ?? DEFAULT_GUARDRAILS.maxChangeFraction,
     minMarginFraction: settings.minMarginFraction ?? DEFAULT_GUARDRAILS.minMarginFraction,

@@ -1,4 +1,5 @@
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
+import { checkGuardrails } from './guardrails';
 import { applyPriceSignals, type PricingPorts, type PricingSettings } from './run';
 
 /** The consumer's handler for a DynamoDB stream event source mapping with ReportBatchItemFailures. */
@@ -9,5 +10,7 @@ export type PriceSignalsHandler = (event: DynamoDBStreamEvent) => Promise<Dynamo
  * Lambda entry will wrap it with clients built from its configuration.
  */
 export function createPriceSignalsHandler(ports: PricingPorts, settings: PricingSettings = {}): PriceSignalsHandler {
+  // Refused here, when the consumer starts, rather than at its first batch.
+  checkGuardrails(settings);
   return async (event) => applyPriceSignals(event, ports, settings);
 }

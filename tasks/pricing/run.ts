@@ -11,7 +11,7 @@ import { parseTaskInput } from '../shared/task-input';
 import { priceSignalItemSchema, productItemSchema, type PriceChange, type PriceHistoryItem, type PriceSignalItem, type ProductItem } from '../tables/items';
 import { readItems } from '../tables/read-items';
 import { conditionalWrite } from '../tables/table-errors';
-import { DEFAULT_GUARDRAILS, guardPrice, type GuardrailSettings, type PriceLimit } from './guardrails';
+import { checkGuardrails, DEFAULT_GUARDRAILS, guardPrice, type GuardrailSettings, type PriceLimit } from './guardrails';
 import { predictPrices, type PriceModelEndpoint } from './price-model';
 
 export interface PricingPorts {
@@ -62,9 +62,11 @@ const DONE: Outcome = { kind: 'done' };
  * if absent: so a signal changes a price at most once, without a transaction (the local server has
  * none). A record that can never apply goes to the dead-letter queue at once; any other failure
  * (the endpoint failed or timed out, a table call failed) fails the record and later records of its
- * product, and changes nothing.
+ * product, and changes nothing. Invalid settings reject the whole batch before any record is read:
+ * they are the deployment's fault, not the records', so the stream keeps the records for a fixed consumer.
  */
 export async function applyPriceSignals(event: DynamoDBStreamEvent, ports: PricingPorts, settings: PricingSettings = {}): Promise<DynamoDBBatchResponse> {
+  checkGuardrails(settings);
   const now = ports.now ?? (() => new Date());
   const failed: string[] = [];
   const fail = (item: { record: DynamoDBRecord; sequence: string }, error: Error) => {

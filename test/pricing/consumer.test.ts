@@ -2,6 +2,8 @@ import { DeleteCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamod
 import type { DynamoDBRecord } from 'aws-lambda';
 import { FsDeadLetterQueue } from '../../tasks/adapters/local/fs-dead-letter-queue';
 import type { TableSession } from '../../tasks/ports/operational-tables';
+import { InvalidInputError } from '../../tasks/ports/errors';
+import { createPriceSignalsHandler } from '../../tasks/pricing/handler';
 import { applyPriceSignals, type PricingSettings } from '../../tasks/pricing/run';
 import type { PriceHistoryItem } from '../../tasks/tables/items';
 import { recommend, startModelEndpointFixture, type ModelEndpointFixture } from './model-endpoint-fixture';
@@ -140,6 +142,16 @@ describe('applyPriceSignals', () => {
     expect(letters).toHaveLength(1);
     expect(letters[0]).toMatchObject({ record: { dynamodb: { SequenceNumber: records[1]!.dynamodb!.SequenceNumber } }, error: { name: 'InvalidInputError' } });
     expect(letters[0]!.error.message).toContain('views_24h');
+  });
+
+  it('refuses invalid guardrail settings before reading any record: nothing goes to the dead letters', async () => {
+    const records = await streamRecordsOf([signal(1, H1), signal(2, H1)]);
+
+    await expect(deliver(records, { minMarginFraction: -0.1 })).rejects.toThrow(/invalid guardrail minMarginFraction -0.1/);
+
+    expect(await deadLetters.list()).toEqual([]);
+    expect(await prices()).toEqual([100, 100, 100]);
+    expect(() => createPriceSignalsHandler({ tables: session, model: model.endpoint, deadLetters }, { maxChangeFraction: 1 })).toThrow(InvalidInputError);
   });
 
   it('sends a signal of a product missing from the catalog to the dead letters', async () => {
