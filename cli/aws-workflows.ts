@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { Command } from 'commander';
 import {
@@ -73,7 +74,7 @@ export class AwsWorkflows {
   constructor(region: string | undefined, deps: AwsCliDependencies = {}) {
     const client = (deps.createClient ?? ((given) => new SFNClient(given === undefined ? {} : { region: given })))(region);
     this.executions = new StepFunctionsExecutions({ client });
-    this.sleep = deps.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.sleep = deps.sleep ?? ((ms) => sleep(ms));
     this.now = deps.now ?? Date.now;
   }
 

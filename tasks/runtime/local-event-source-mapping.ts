@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { sequenceOf, type StreamLog } from '../adapters/local/stream-log';
 import type { DeadLetterQueue } from '../ports/dead-letter-queue';
@@ -84,7 +85,7 @@ export class LocalEventSourceMapping {
       pending = await this.invoke(pending, handler);
       if (pending.length === 0) return;
       if (attempt > this.maxRetries) return this.isolate(pending, handler, attempt);
-      await new Promise((resolve) => setTimeout(resolve, this.retryDelayMs * 2 ** (attempt - 1)));
+      await sleep(this.retryDelayMs * 2 ** (attempt - 1));
     }
   }
 

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { BatchGetCommand, type BatchGetCommandInput, type BatchGetCommandOutput, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { tableCall } from './table-errors';
 
@@ -14,7 +15,7 @@ export async function readItems<T>(doc: DynamoDBDocumentClient, table: string, k
   for (let start = 0; start < keys.length; start += BATCH_GET_KEYS) {
     let pending: Record<string, unknown>[] | undefined = keys.slice(start, start + BATCH_GET_KEYS);
     for (let round = 0; pending !== undefined && pending.length > 0; round++) {
-      if (round > 0) await new Promise((resolve) => setTimeout(resolve, UNPROCESSED_BACKOFF_MS * round));
+      if (round > 0) await sleep(UNPROCESSED_BACKOFF_MS * round);
       const request: BatchGetCommandInput = { RequestItems: { [table]: { Keys: pending, ConsistentRead: true } } };
       const response: BatchGetCommandOutput = await tableCall(`reading ${table}`, () => doc.send(new BatchGetCommand(request)));
       items.push(...((response.Responses?.[table] ?? []) as T[]));

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   GetQueryExecutionCommand,
   GetQueryResultsCommand,
@@ -97,7 +98,7 @@ export class AthenaAggregateEngine implements AggregateEngine {
     if (!/^[^/].*\/$/.test(this.stagingPrefix)) throw new InvalidInputError(`Athena aggregate engine: staging prefix "${this.stagingPrefix}" must be a key prefix ending with /`);
     this.queryTimeoutMs = props.queryTimeoutMs ?? 300_000;
     if (!(this.queryTimeoutMs > 0)) throw new InvalidInputError(`Athena aggregate engine: queryTimeoutMs is ${this.queryTimeoutMs}: expected a positive number`);
-    this.sleep = props.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.sleep = props.sleep ?? ((ms) => sleep(ms));
     this.now = props.now ?? (() => performance.now());
   }
 

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   BatchCreatePartitionCommand,
   BatchDeletePartitionCommand,
@@ -347,7 +348,7 @@ export class GlueCatalogSync {
 
   private pause(attempt: number): Promise<void> {
     const ms = this.retryDelayMs * 2 ** (attempt - 1);
-    return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
+    return ms > 0 ? sleep(ms) : Promise.resolve();
   }
 
   private async call<T>(what: string, send: (client: GlueClient) => Promise<T>): Promise<T> {

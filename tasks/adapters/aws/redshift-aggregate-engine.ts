@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   CancelStatementCommand,
   DescribeStatementCommand,
@@ -83,7 +84,7 @@ export class RedshiftAggregateEngine implements AggregateEngine {
     }
     this.statementTimeoutMs = props.statementTimeoutMs ?? 300_000;
     if (!(this.statementTimeoutMs > 0)) throw new InvalidInputError(`Redshift aggregate engine: statementTimeoutMs is ${this.statementTimeoutMs}: expected a positive number`);
-    this.sleep = props.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.sleep = props.sleep ?? ((ms) => sleep(ms));
     this.now = props.now ?? (() => performance.now());
     this.target = {
       Database: database,

@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { CreateTableCommand, DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Level } from 'level';
@@ -140,7 +141,7 @@ class SharedTables {
           throw new TransientStorageError(`the tables under ${this.dir} stayed in use by another process for ${timeoutMs} ms`, { cause: error });
         }
       }
-      await new Promise((resolve) => setTimeout(resolve, LEASE_POLL_MS));
+      await sleep(LEASE_POLL_MS);
     }
   }
 }
