@@ -40,6 +40,11 @@ export interface AthenaAggregateEngineProps {
   readonly stagingPrefix?: string;
   /** How long the query executions of one output may run before the current one is stopped. @default 300000 (5 minutes, of the step's 15) */
   readonly queryTimeoutMs?: number;
+  /**
+   * Jobs in progress at once. Athena queries are independent, and a run with late events has hundreds
+   * of jobs of a few seconds each: one at a time would outlast the step's 15 minutes. @default 8
+   */
+  readonly concurrency?: number;
   /** @default setTimeout */
   readonly sleep?: (ms: number) => Promise<void>;
   /** Milliseconds of a monotonic clock. @default performance.now */
@@ -85,6 +90,7 @@ export class AthenaAggregateEngine implements AggregateEngine {
   private readonly stagingPrefix: string;
   private readonly queryTimeoutMs: number;
   private readonly sleep: (ms: number) => Promise<void>;
+  private readonly concurrency: number;
   private readonly now: () => number;
 
   constructor(private readonly props: AthenaAggregateEngineProps) {
@@ -99,11 +105,14 @@ export class AthenaAggregateEngine implements AggregateEngine {
     this.queryTimeoutMs = props.queryTimeoutMs ?? 300_000;
     if (!(this.queryTimeoutMs > 0)) throw new InvalidInputError(`Athena aggregate engine: queryTimeoutMs is ${this.queryTimeoutMs}: expected a positive number`);
     this.sleep = props.sleep ?? ((ms) => sleep(ms));
+    this.concurrency = props.concurrency ?? 8;
+    if (!Number.isInteger(this.concurrency) || this.concurrency < 1) throw new InvalidInputError(`Athena aggregate engine: concurrency is ${this.concurrency}: expected a whole number of at least 1`);
     this.now = props.now ?? (() => performance.now());
   }
 
   async open({ executionName }: AggregateRun): Promise<AggregateSession> {
     return {
+      concurrency: this.concurrency,
       unload: (job) => this.unload(job, executionName),
       close: async () => {},
     };

@@ -41,6 +41,11 @@ export interface RedshiftAggregateEngineProps {
   readonly stagingPrefix?: string;
   /** How long one statement may run before it is cancelled. @default 300000 (5 minutes, of the step's 15) */
   readonly statementTimeoutMs?: number;
+  /**
+   * Jobs in progress at once. Data API statements are independent, and a run with late events has hundreds
+   * of jobs of a few seconds each: one at a time would outlast the step's 15 minutes. @default 8
+   */
+  readonly concurrency?: number;
   /** @default setTimeout */
   readonly sleep?: (ms: number) => Promise<void>;
   /** Milliseconds of a monotonic clock. @default performance.now */
@@ -61,6 +66,7 @@ export class RedshiftAggregateEngine implements AggregateEngine {
   private readonly stagingPrefix: string;
   private readonly statementTimeoutMs: number;
   private readonly sleep: (ms: number) => Promise<void>;
+  private readonly concurrency: number;
   private readonly now: () => number;
 
   constructor(private readonly props: RedshiftAggregateEngineProps) {
@@ -85,6 +91,8 @@ export class RedshiftAggregateEngine implements AggregateEngine {
     this.statementTimeoutMs = props.statementTimeoutMs ?? 300_000;
     if (!(this.statementTimeoutMs > 0)) throw new InvalidInputError(`Redshift aggregate engine: statementTimeoutMs is ${this.statementTimeoutMs}: expected a positive number`);
     this.sleep = props.sleep ?? ((ms) => sleep(ms));
+    this.concurrency = props.concurrency ?? 8;
+    if (!Number.isInteger(this.concurrency) || this.concurrency < 1) throw new InvalidInputError(`Redshift aggregate engine: concurrency is ${this.concurrency}: expected a whole number of at least 1`);
     this.now = props.now ?? (() => performance.now());
     this.target = {
       Database: database,
@@ -96,6 +104,7 @@ export class RedshiftAggregateEngine implements AggregateEngine {
 
   async open({ executionName }: AggregateRun): Promise<AggregateSession> {
     return {
+      concurrency: this.concurrency,
       unload: (job) => this.unload(job, executionName),
       close: async () => {},
     };

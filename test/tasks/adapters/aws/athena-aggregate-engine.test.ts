@@ -627,3 +627,39 @@ describe('runAggregate with the Athena engine', () => {
     expect(local.get(aggregateKey('events_by_country', `${DAY}T05`, 'csv'))).toContain('\n2021-07-12 05:00:00||Search|1\n');
   });
 });
+
+describe('AthenaAggregateEngine concurrency', () => {
+  it.each([1, 3])('runs at most %i of its queries at once', async (concurrency) => {
+    const lake = await buildLake();
+    roots.push(lake.root);
+    // Each query runs until its second GetQueryExecution; a poll's wait lets the other jobs go on meanwhile.
+    const polled = new Map<string, number>();
+    let most = 0;
+    const starts = athenaStarts();
+    athena.on(StartQueryExecutionCommand).callsFake(async (input: StartQueryExecutionInput) => {
+      const started = await starts(input);
+      polled.set(started.QueryExecutionId, 0);
+      most = Math.max(most, polled.size);
+      return started;
+    });
+    athena.on(GetQueryExecutionCommand).callsFake(async ({ QueryExecutionId }: { QueryExecutionId: string }) => {
+      const polls = polled.get(QueryExecutionId)! + 1;
+      if (polls < 2) polled.set(QueryExecutionId, polls);
+      else polled.delete(QueryExecutionId);
+      return execution(polls < 2 ? 'RUNNING' : 'SUCCEEDED');
+    });
+    athena.on(GetQueryResultsCommand).resolves(resultPage(EVENTS_BY_NAME_COLUMNS, []));
+    const { engine } = newEngine(lake.store, { concurrency, sleep: () => new Promise((resolve) => setImmediate(resolve)) });
+
+    const result = await runAggregate({ executionId: EXECUTION, hour: `${DAY}T06`, partitions: lake.merged.partitionsTouched }, { ...lake, engine });
+
+    expect(result.filesWritten).toBe(athena.commandCalls(StartQueryExecutionCommand).length);
+    expect(most).toBe(concurrency);
+  });
+
+  it('runs 8 queries at once unless told otherwise, and refuses a concurrency that is not a whole number of at least 1', async () => {
+    expect((await openSession(new FsObjectStore(tempRoot()))).session.concurrency).toBe(8);
+    expect(() => newEngine(new FsObjectStore(tempRoot()), { concurrency: 0 })).toThrow(/concurrency is 0/);
+    expect(() => newEngine(new FsObjectStore(tempRoot()), { concurrency: 2.5 })).toThrow(InvalidInputError);
+  });
+});

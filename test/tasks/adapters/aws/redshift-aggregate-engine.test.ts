@@ -324,4 +324,37 @@ describe('runAggregate with the Redshift engine', () => {
     }
     expect(await keysUnder(store, '_staging/')).toEqual([]);
   });
+
+  it.each([1, 3])('runs at most %i of its statements at once', async (concurrency) => {
+    const lake = await buildLake();
+    const store = newStore(lake.root);
+    // Each statement runs until its second DescribeStatement; a poll's wait lets the other jobs go on meanwhile.
+    const described = new Map<string, number>();
+    let most = 0;
+    const unload = unloadWrites(store, (prefix) => `staged|at\n${prefix}\n`);
+    redshift.on(ExecuteStatementCommand).callsFake(async (input: ExecuteStatementInput) => {
+      const started = await unload(input);
+      described.set(started.Id, 0);
+      most = Math.max(most, described.size);
+      return started;
+    });
+    redshift.on(DescribeStatementCommand).callsFake(async ({ Id }: { Id: string }) => {
+      const polls = described.get(Id)! + 1;
+      if (polls < 2) described.set(Id, polls);
+      else described.delete(Id);
+      return { Status: polls < 2 ? 'STARTED' : 'FINISHED' };
+    });
+    const { engine } = newEngine(store, { concurrency, sleep: () => new Promise((resolve) => setImmediate(resolve)) });
+
+    const result = await runAggregate({ executionId: EXECUTION, hour: `${DAY}T06`, partitions: lake.merged.partitionsTouched }, { store, catalog: lake.catalog, engine });
+
+    expect(result.filesWritten).toBe(redshift.commandCalls(ExecuteStatementCommand).length);
+    expect(most).toBe(concurrency);
+  });
+
+  it('runs 8 statements at once unless told otherwise, and refuses a concurrency that is not a whole number of at least 1', async () => {
+    expect((await openSession(newStore())).session.concurrency).toBe(8);
+    expect(() => newEngine(newStore(), { concurrency: 0 })).toThrow(/concurrency is 0/);
+    expect(() => newEngine(newStore(), { concurrency: 2.5 })).toThrow(InvalidInputError);
+  });
 });
