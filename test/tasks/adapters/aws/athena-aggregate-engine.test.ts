@@ -632,21 +632,24 @@ describe('AthenaAggregateEngine concurrency', () => {
   it.each([1, 3])('runs at most %i of its queries at once', async (concurrency) => {
     const lake = await buildLake();
     roots.push(lake.root);
-    // Each query runs until its second GetQueryExecution; a poll's wait lets the other jobs go on meanwhile.
-    const polled = new Map<string, number>();
+    // No query finishes before `concurrency` of them have started (or a few seconds passed, so that an engine running
+    // fewer at once fails this test instead of hanging); a poll's wait lets the other jobs go on meanwhile.
+    const deadline = Date.now() + 5_000;
+    const running = new Set<string>();
+    let executed = 0;
     let most = 0;
     const starts = athenaStarts();
     athena.on(StartQueryExecutionCommand).callsFake(async (input: StartQueryExecutionInput) => {
       const started = await starts(input);
-      polled.set(started.QueryExecutionId, 0);
-      most = Math.max(most, polled.size);
+      executed += 1;
+      running.add(started.QueryExecutionId);
+      most = Math.max(most, running.size);
       return started;
     });
     athena.on(GetQueryExecutionCommand).callsFake(async ({ QueryExecutionId }: { QueryExecutionId: string }) => {
-      const polls = polled.get(QueryExecutionId)! + 1;
-      if (polls < 2) polled.set(QueryExecutionId, polls);
-      else polled.delete(QueryExecutionId);
-      return execution(polls < 2 ? 'RUNNING' : 'SUCCEEDED');
+      if (executed < concurrency && Date.now() < deadline) return execution('RUNNING');
+      running.delete(QueryExecutionId);
+      return execution('SUCCEEDED');
     });
     athena.on(GetQueryResultsCommand).resolves(resultPage(EVENTS_BY_NAME_COLUMNS, []));
     const { engine } = newEngine(lake.store, { concurrency, sleep: () => new Promise((resolve) => setImmediate(resolve)) });
