@@ -5,6 +5,7 @@
  */
 import type { QueryParameterValues } from '../aggregate/queries';
 import type { CatalogSnapshot } from './catalog';
+import { InvalidInputError } from './errors';
 
 export interface AggregateEngine {
   /** Starts the jobs of one run of the aggregate step; the caller closes the session, also after a failure. */
@@ -59,4 +60,11 @@ export interface AggregateOutput {
   readonly key: string;
   /** `csv`: `|` delimited with a header, as `UNLOAD ... CSV DELIMITER AS '|' HEADER` writes it. */
   readonly format: 'csv' | 'parquet';
+}
+
+/** A session's `concurrency` setting of `engine`, `fallback` when unset; anything but a whole number of at least 1 is refused. */
+export function sessionConcurrency(engine: string, value: number | undefined, fallback: number): number {
+  const concurrency = value ?? fallback;
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new InvalidInputError(`${engine}: concurrency is ${concurrency}: expected a whole number of at least 1`);
+  return concurrency;
 }

@@ -9,7 +9,7 @@ import {
   type ColumnInfo,
   type QueryExecution,
 } from '@aws-sdk/client-athena';
-import type { AggregateEngine, AggregateOutput, AggregateRun, AggregateSession, AggregateUnload } from '../../ports/aggregate-engine';
+import { sessionConcurrency, type AggregateEngine, type AggregateOutput, type AggregateRun, type AggregateSession, type AggregateUnload } from '../../ports/aggregate-engine';
 import { InvalidInputError } from '../../ports/errors';
 import type { ObjectStore } from '../../ports/object-store';
 import { QueryError } from '../../ports/query-engine';
@@ -105,8 +105,7 @@ export class AthenaAggregateEngine implements AggregateEngine {
     this.queryTimeoutMs = props.queryTimeoutMs ?? 300_000;
     if (!(this.queryTimeoutMs > 0)) throw new InvalidInputError(`Athena aggregate engine: queryTimeoutMs is ${this.queryTimeoutMs}: expected a positive number`);
     this.sleep = props.sleep ?? ((ms) => sleep(ms));
-    this.concurrency = props.concurrency ?? 8;
-    if (!Number.isInteger(this.concurrency) || this.concurrency < 1) throw new InvalidInputError(`Athena aggregate engine: concurrency is ${this.concurrency}: expected a whole number of at least 1`);
+    this.concurrency = sessionConcurrency('Athena aggregate engine', props.concurrency, 8);
     this.now = props.now ?? (() => performance.now());
   }
 

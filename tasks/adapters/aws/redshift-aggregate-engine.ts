@@ -8,7 +8,7 @@ import {
   type ExecuteStatementInput,
   type RedshiftDataClient,
 } from '@aws-sdk/client-redshift-data';
-import type { AggregateEngine, AggregateOutput, AggregateRun, AggregateSession, AggregateUnload } from '../../ports/aggregate-engine';
+import { sessionConcurrency, type AggregateEngine, type AggregateOutput, type AggregateRun, type AggregateSession, type AggregateUnload } from '../../ports/aggregate-engine';
 import { InvalidInputError } from '../../ports/errors';
 import type { ObjectStore } from '../../ports/object-store';
 import { QueryError } from '../../ports/query-engine';
@@ -91,8 +91,7 @@ export class RedshiftAggregateEngine implements AggregateEngine {
     this.statementTimeoutMs = props.statementTimeoutMs ?? 300_000;
     if (!(this.statementTimeoutMs > 0)) throw new InvalidInputError(`Redshift aggregate engine: statementTimeoutMs is ${this.statementTimeoutMs}: expected a positive number`);
     this.sleep = props.sleep ?? ((ms) => sleep(ms));
-    this.concurrency = props.concurrency ?? 8;
-    if (!Number.isInteger(this.concurrency) || this.concurrency < 1) throw new InvalidInputError(`Redshift aggregate engine: concurrency is ${this.concurrency}: expected a whole number of at least 1`);
+    this.concurrency = sessionConcurrency('Redshift aggregate engine', props.concurrency, 8);
     this.now = props.now ?? (() => performance.now());
     this.target = {
       Database: database,

@@ -22,6 +22,7 @@ import type { AggregateUnload } from '../../../../tasks/ports/aggregate-engine';
 import { InvalidInputError } from '../../../../tasks/ports/errors';
 import { QueryError } from '../../../../tasks/ports/query-engine';
 import { buildLake, DAY, EXECUTION, parseCsv } from '../../../queries/fixture';
+import { concurrencyProbe, yieldingSleep } from './concurrency-probe';
 
 const BUCKET = 's3://test-lake/';
 
@@ -632,32 +633,21 @@ describe('AthenaAggregateEngine concurrency', () => {
   it.each([1, 3])('runs at most %i of its queries at once', async (concurrency) => {
     const lake = await buildLake();
     roots.push(lake.root);
-    // No query finishes before `concurrency` of them have started (or a few seconds passed, so that an engine running
-    // fewer at once fails this test instead of hanging); a poll's wait lets the other jobs go on meanwhile.
-    const deadline = Date.now() + 5_000;
-    const running = new Set<string>();
-    let executed = 0;
-    let most = 0;
+    const probe = concurrencyProbe(concurrency);
     const starts = athenaStarts();
     athena.on(StartQueryExecutionCommand).callsFake(async (input: StartQueryExecutionInput) => {
       const started = await starts(input);
-      executed += 1;
-      running.add(started.QueryExecutionId);
-      most = Math.max(most, running.size);
+      probe.started(started.QueryExecutionId);
       return started;
     });
-    athena.on(GetQueryExecutionCommand).callsFake(async ({ QueryExecutionId }: { QueryExecutionId: string }) => {
-      if (executed < concurrency && Date.now() < deadline) return execution('RUNNING');
-      running.delete(QueryExecutionId);
-      return execution('SUCCEEDED');
-    });
+    athena.on(GetQueryExecutionCommand).callsFake(async ({ QueryExecutionId }: { QueryExecutionId: string }) => execution(probe.finished(QueryExecutionId) ? 'SUCCEEDED' : 'RUNNING'));
     athena.on(GetQueryResultsCommand).resolves(resultPage(EVENTS_BY_NAME_COLUMNS, []));
-    const { engine } = newEngine(lake.store, { concurrency, sleep: () => new Promise((resolve) => setImmediate(resolve)) });
+    const { engine } = newEngine(lake.store, { concurrency, sleep: yieldingSleep });
 
     const result = await runAggregate({ executionId: EXECUTION, hour: `${DAY}T06`, partitions: lake.merged.partitionsTouched }, { ...lake, engine });
 
     expect(result.filesWritten).toBe(athena.commandCalls(StartQueryExecutionCommand).length);
-    expect(most).toBe(concurrency);
+    expect(probe.most).toBe(concurrency);
   });
 
   it('runs 8 queries at once unless told otherwise, and refuses a concurrency that is not a whole number of at least 1', async () => {

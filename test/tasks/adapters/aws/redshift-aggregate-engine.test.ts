@@ -19,6 +19,7 @@ import type { AggregateUnload } from '../../../../tasks/ports/aggregate-engine';
 import { InvalidInputError } from '../../../../tasks/ports/errors';
 import { QueryError } from '../../../../tasks/ports/query-engine';
 import { buildLake, DAY, EXECUTION } from '../../../queries/fixture';
+import { concurrencyProbe, yieldingSleep } from './concurrency-probe';
 
 const BUCKET = 's3://test-lake/';
 const ROLE = 'arn:aws:iam::123456789012:role/lake-unload';
@@ -328,31 +329,20 @@ describe('runAggregate with the Redshift engine', () => {
   it.each([1, 3])('runs at most %i of its statements at once', async (concurrency) => {
     const lake = await buildLake();
     const store = newStore(lake.root);
-    // No statement finishes before `concurrency` of them have started (or a few seconds passed, so that an engine running
-    // fewer at once fails this test instead of hanging); a poll's wait lets the other jobs go on meanwhile.
-    const deadline = Date.now() + 5_000;
-    const running = new Set<string>();
-    let executed = 0;
-    let most = 0;
+    const probe = concurrencyProbe(concurrency);
     const unload = unloadWrites(store, (prefix) => `staged|at\n${prefix}\n`);
     redshift.on(ExecuteStatementCommand).callsFake(async (input: ExecuteStatementInput) => {
       const started = await unload(input);
-      executed += 1;
-      running.add(started.Id);
-      most = Math.max(most, running.size);
+      probe.started(started.Id);
       return started;
     });
-    redshift.on(DescribeStatementCommand).callsFake(async ({ Id }: { Id: string }) => {
-      if (executed < concurrency && Date.now() < deadline) return { Status: 'STARTED' };
-      running.delete(Id);
-      return { Status: 'FINISHED' };
-    });
-    const { engine } = newEngine(store, { concurrency, sleep: () => new Promise((resolve) => setImmediate(resolve)) });
+    redshift.on(DescribeStatementCommand).callsFake(async ({ Id }: { Id: string }) => ({ Status: probe.finished(Id) ? 'FINISHED' : 'STARTED' }));
+    const { engine } = newEngine(store, { concurrency, sleep: yieldingSleep });
 
     const result = await runAggregate({ executionId: EXECUTION, hour: `${DAY}T06`, partitions: lake.merged.partitionsTouched }, { store, catalog: lake.catalog, engine });
 
     expect(result.filesWritten).toBe(redshift.commandCalls(ExecuteStatementCommand).length);
-    expect(most).toBe(concurrency);
+    expect(probe.most).toBe(concurrency);
   });
 
   it('runs 8 statements at once unless told otherwise, and refuses a concurrency that is not a whole number of at least 1', async () => {
