@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteTableCommand, DescribeTableCommand, type DynamoDBClient, waitUntilTableNotExists } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { DYNAMODB_DIR, LocalDynamoDb } from '../../tasks/adapters/local/local-dynamodb';
 import { StreamLog } from '../../tasks/adapters/local/stream-log';
@@ -44,6 +44,25 @@ describe('LocalDynamoDb', () => {
     const reopened = new LocalDynamoDb(lake.dir);
     const kept = await reopened.use(async ({ doc }) => (await doc.send(new GetCommand({ TableName: tableNames().products, Key: { product_id: 7 } }))).Item);
     expect(kept).toEqual({ product_id: 7, name: 'kept' });
+  });
+
+  it('creates a table missing from a lake that has the others, and keeps their items', async () => {
+    await lake.tables.use(
+      async ({ doc, names }) => {
+        await doc.send(new PutCommand({ TableName: names.products, Item: { product_id: 7, name: 'kept' } }));
+        const client = doc as unknown as DynamoDBClient;
+        await client.send(new DeleteTableCommand({ TableName: names.priceHistory }));
+        await waitUntilTableNotExists({ client, minDelay: 1, maxDelay: 1, maxWaitTime: 10 }, { TableName: names.priceHistory });
+      },
+      { create: true },
+    );
+
+    const reopened = await new LocalDynamoDb(lake.dir).use(async ({ doc, names }) => ({
+      history: (await (doc as unknown as DynamoDBClient).send(new DescribeTableCommand({ TableName: names.priceHistory }))).Table?.TableStatus,
+      kept: (await doc.send(new GetCommand({ TableName: names.products, Key: { product_id: 7 } }))).Item,
+    }));
+
+    expect(reopened).toEqual({ history: 'ACTIVE', kept: { product_id: 7, name: 'kept' } });
   });
 
   it('creates nothing and runs nothing for a lake without tables unless asked to create them', async () => {

@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CreateTableCommand, DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Level } from 'level';
 import { TransientStorageError } from '../../ports/errors';
@@ -28,6 +28,8 @@ interface OpenTables {
 }
 
 const LEASE_POLL_MS = 50;
+const TABLE_ACTIVE_POLL_MS = 5;
+const TABLE_ACTIVE_TIMEOUT_MS = 10_000;
 
 /**
  * The operational tables of the embedded default: a dynalite server (the DynamoDB API over LevelDB)
@@ -146,11 +148,38 @@ class SharedTables {
   }
 }
 
+/**
+ * Creates each table that does not exist yet, and returns once all are ACTIVE (dynalite answers a
+ * CreateTable while the table is still CREATING, and refuses items until it is not). Asked table by
+ * table: dynalite's ListTables reads every key of the database to find the table names, which costs
+ * a second per open once a lake holds a few hundred thousand items; DescribeTable is one look-up.
+ */
 async function createMissingTables(client: DynamoDBClient): Promise<void> {
-  const existing = new Set((await client.send(new ListTablesCommand({}))).TableNames ?? []);
   const names = tableNames();
+  const created: string[] = [];
   for (const role of Object.keys(OPERATIONAL_TABLES) as TableRole[]) {
-    if (!existing.has(names[role])) await client.send(new CreateTableCommand(createTableInput(OPERATIONAL_TABLES[role], names[role])));
+    if ((await tableStatus(client, names[role])) !== undefined) continue;
+    await client.send(new CreateTableCommand(createTableInput(OPERATIONAL_TABLES[role], names[role])));
+    created.push(names[role]);
+  }
+  // Polled here, not with the SDK's waitUntilTableExists: its delays are whole seconds, and dynalite
+  // (createTableMs 0) makes a table ACTIVE on its next timer tick.
+  const deadline = Date.now() + TABLE_ACTIVE_TIMEOUT_MS;
+  for (const name of created) {
+    while ((await tableStatus(client, name)) !== 'ACTIVE') {
+      if (Date.now() >= deadline) throw new Error(`table ${name} did not become ACTIVE within ${TABLE_ACTIVE_TIMEOUT_MS} ms`);
+      await sleep(TABLE_ACTIVE_POLL_MS);
+    }
+  }
+}
+
+/** The table's status, or undefined when there is no such table. */
+async function tableStatus(client: DynamoDBClient, name: string): Promise<string | undefined> {
+  try {
+    return (await client.send(new DescribeTableCommand({ TableName: name }))).Table?.TableStatus;
+  } catch (error) {
+    if (error instanceof ResourceNotFoundException) return undefined;
+    throw error;
   }
 }
 
