@@ -5,7 +5,7 @@
  * and DynamoDbCatalog (commit items in DynamoDB) differ only in how commit N is created and read.
  */
 import { z } from 'zod';
-import type { CatalogChange, CatalogSnapshot, Column, CommitRecord, CommitToken, DriftEvent, PartitionState, TableState } from '../ports/catalog';
+import type { CatalogChange, CatalogHistory, CatalogSnapshot, Column, CommitRecord, CommitToken, DriftEvent, PartitionState, TableState } from '../ports/catalog';
 import { CommitConflictError, InvalidInputError, NotFoundError } from '../ports/errors';
 import type { ObjectStore } from '../ports/object-store';
 import { describeIssues } from '../shared/describe-issues';
@@ -23,6 +23,8 @@ export interface FoldedState {
   readonly snapshot: CatalogSnapshot;
   /** Every commit token up to `snapshot.version`, keyed by `tokenKey`, to its version. */
   readonly tokens: Map<string, number>;
+  /** When the commit of `snapshot.version` was made; unknown in the empty state and in checkpoints written without it. */
+  readonly committedAt?: string;
 }
 
 function emptyState(): FoldedState {
@@ -105,8 +107,8 @@ class CatalogCheckpoints {
     private readonly prefix: string,
   ) {}
 
-  /** The state of the newest readable checkpoint, if any. */
-  async loadNewest(): Promise<FoldedState | undefined> {
+  /** The state of the newest readable checkpoint, if any; with `accept`, of the newest that it accepts. */
+  async loadNewest(accept: (state: FoldedState) => boolean = () => true): Promise<FoldedState | undefined> {
     const versions: number[] = [];
     for await (const info of this.store.list(`${this.prefix}checkpoints/`)) {
       const match = /\/(\d{20})\.json$/.exec(info.key);
@@ -123,17 +125,19 @@ class CatalogCheckpoints {
       }
       const parsed = checkpointSchema.safeParse(parseJson(body));
       if (parsed.success && parsed.data.version === version) {
-        return {
+        const state: FoldedState = {
           snapshot: { version, tables: parsed.data.tables as Record<string, TableState> },
           tokens: new Map(Object.entries(parsed.data.tokens)),
+          ...(parsed.data.committedAt === undefined ? {} : { committedAt: parsed.data.committedAt }),
         };
+        if (accept(state)) return state;
       }
     }
     return undefined;
   }
 
   async write(state: FoldedState): Promise<void> {
-    const checkpoint = { version: state.snapshot.version, tables: state.snapshot.tables, tokens: Object.fromEntries(state.tokens) };
+    const checkpoint = { version: state.snapshot.version, committedAt: state.committedAt, tables: state.snapshot.tables, tokens: Object.fromEntries(state.tokens) };
     try {
       await this.store.put(this.key(state.snapshot.version), JSON.stringify(checkpoint));
     } catch {
@@ -215,6 +219,16 @@ export class FoldedCommitLog {
     for await (const record of this.commitsAfter(afterVersion)) records.push(record);
     return records;
   }
+
+  /**
+   * The history from the newest checkpoint made at or before `instant` (see Catalog.historyFrom).
+   * Checkpoints are tried newest first, and only those that know their commit's time qualify.
+   */
+  async historyFrom(instant: Date): Promise<CatalogHistory> {
+    const base = await this.checkpoints.loadNewest((state) => state.committedAt !== undefined && Date.parse(state.committedAt) <= instant.getTime());
+    const commits = await this.history(base?.snapshot.version ?? 0);
+    return base === undefined ? { commits } : { base: { snapshot: base.snapshot, committedAt: base.committedAt! }, commits };
+  }
 }
 
 interface TableDraft {
@@ -246,6 +260,7 @@ function applyCommits(state: FoldedState, records: readonly CommitRecord[]): Fol
     return draft;
   };
   let version = state.snapshot.version;
+  let committedAt = state.committedAt;
   for (const record of records) {
     for (const change of record.changes) {
       const draft = draftOf(change.table);
@@ -271,10 +286,11 @@ function applyCommits(state: FoldedState, records: readonly CommitRecord[]): Fol
     }
     state.tokens.set(tokenKey(record.token), record.version);
     version = record.version;
+    committedAt = record.committedAt;
   }
   const tables: Record<string, TableState> = { ...state.snapshot.tables };
   for (const [name, draft] of drafts) tables[name] = draft;
-  return { snapshot: { version, tables }, tokens: state.tokens };
+  return { snapshot: { version, tables }, tokens: state.tokens, ...(committedAt === undefined ? {} : { committedAt }) };
 }
 
 function parseJson(body: Buffer): unknown {
@@ -335,4 +351,5 @@ const checkpointSchema = z.object({
     }),
   ),
   tokens: z.record(z.string(), z.number()),
+  committedAt: z.string().optional(),
 });

@@ -91,4 +91,20 @@ export interface Catalog {
   findCommit(token: CommitToken): Promise<CommitRecord | undefined>;
   /** Commits in version order, optionally only those after `afterVersion`. */
   history(afterVersion?: number): Promise<CommitRecord[]>;
+  /**
+   * The history from about `instant` on, for readers that need only that (the vacuum): a state whose
+   * last commit was made at or before `instant`, and the commits after it. Reads a number of commits
+   * bounded by the time since `instant`, not by the catalog's age.
+   */
+  historyFrom(instant: Date): Promise<CatalogHistory>;
+}
+
+export interface CatalogHistory {
+  /**
+   * A checkpointed state whose last commit was made at or before the instant asked for, with that
+   * commit's time; absent when there is none, and then `commits` is the whole history.
+   */
+  readonly base?: { readonly snapshot: CatalogSnapshot; readonly committedAt: string };
+  /** The commits after `base` (every commit without one), in version order. */
+  readonly commits: CommitRecord[];
 }

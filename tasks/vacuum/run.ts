@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import type { Catalog, CommitRecord } from '../ports/catalog';
+import type { Catalog, CatalogHistory } from '../ports/catalog';
 import { InvalidInputError } from '../ports/errors';
 import type { ObjectStore } from '../ports/object-store';
 import { CLICK_INDEX_PREFIX, CLICK_INDEX_TABLE, CURATED_PREFIX, EVENTS_TABLE, REJECTS_PREFIX, REJECTS_TABLE } from '../curated/layout';
@@ -65,9 +65,9 @@ export interface VacuumResult {
 /**
  * Deletes the data files under the vacuumed prefixes that no reader or writer can still use: files
  * that no catalog snapshot since `now - retention` names, and that were written before that instant.
- * That covers files a commit dropped more than the retention ago (walking the commit history to learn
- * when each file stopped being live) and orphans that no commit ever named (files of crashed or
- * superseded writers), by their age. Files of the current snapshot are never deleted. A retention
+ * That covers files a commit dropped more than the retention ago (walking the commit history since
+ * the cutoff to learn when each file stopped being live) and orphans that no commit ever named (files
+ * of crashed or superseded writers), by their age. Files of the current snapshot are never deleted. A retention
  * shorter than the longest task plus the longest query is refused. Idempotent.
  */
 export async function runVacuum(input: VacuumInput, ports: VacuumPorts, settings: VacuumSettings = {}): Promise<VacuumResult> {
@@ -79,7 +79,7 @@ export async function runVacuum(input: VacuumInput, ports: VacuumPorts, settings
 
   // The snapshot before the history: a commit landing in between is then in the history, and its files count as live.
   const snapshot = await ports.catalog.snapshot();
-  const liveness = fileLiveness(await ports.catalog.history());
+  const liveness = fileLiveness(await ports.catalog.historyFrom(new Date(cutoffMs)));
   for (const table of Object.values(snapshot.tables)) {
     for (const partition of Object.values(table.partitions)) for (const file of partition.files) liveness.live.add(file.key);
   }
@@ -152,8 +152,12 @@ interface Liveness {
   readonly droppedAt: Map<string, number>;
 }
 
-/** Replays the commit history, recording when each file stopped being live. */
-function fileLiveness(history: readonly CommitRecord[]): Liveness {
+/**
+ * Replays the history from its base, recording when each file stopped being live. A file that the
+ * base does not name and no later commit names was dropped (or never named) by the base's commit or
+ * before, no later than the cutoff, so it needs no date.
+ */
+function fileLiveness({ base, commits }: CatalogHistory): Liveness {
   const partitions = new Map<string, readonly string[]>();
   const droppedAt = new Map<string, number>();
   const drop = (keys: readonly string[] | undefined, kept: ReadonlySet<string>, at: number) => {
@@ -161,19 +165,24 @@ function fileLiveness(history: readonly CommitRecord[]): Liveness {
       if (!kept.has(key)) droppedAt.set(key, at);
     }
   };
-  let at = -Infinity;
-  for (const commit of history) {
+  const idOf = (table: string, partition: string) => JSON.stringify([table, partition]);
+  for (const [table, state] of Object.entries(base?.snapshot.tables ?? {})) {
+    for (const [partition, { files }] of Object.entries(state.partitions)) partitions.set(idOf(table, partition), files.map((file) => file.key));
+  }
+  let at = base === undefined ? -Infinity : Date.parse(base.committedAt);
+  for (const commit of commits) {
     // Commits happen in version order even when writers' clocks disagree: a commit is no earlier than
     // the one before it. One whose time cannot be read counts as made now, so its files wait a whole retention.
     const parsed = Date.parse(commit.committedAt);
     at = Math.max(at, Number.isNaN(parsed) ? Infinity : parsed);
     for (const change of commit.changes) {
-      const id = JSON.stringify([change.table, change.kind === 'putPartition' || change.kind === 'dropPartition' ? change.partition : '']);
       if (change.kind === 'putPartition') {
+        const id = idOf(change.table, change.partition);
         const files = change.files.map((file) => file.key);
         drop(partitions.get(id), new Set(files), at);
         partitions.set(id, files);
       } else if (change.kind === 'dropPartition') {
+        const id = idOf(change.table, change.partition);
         drop(partitions.get(id), new Set(), at);
         partitions.delete(id);
       }

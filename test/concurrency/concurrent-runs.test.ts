@@ -199,6 +199,7 @@ function timed(inner: Catalog, timing: Timing): Catalog & { finish(): void } {
       return inner.findCommit(token);
     },
     history: (after?: number) => inner.history(after),
+    historyFrom: (instant: Date) => inner.historyFrom(instant),
   };
 }
 

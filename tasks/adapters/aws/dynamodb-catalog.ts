@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
-import type { Catalog, CatalogChange, CatalogSnapshot, CommitRecord, CommitToken } from '../../ports/catalog';
+import type { Catalog, CatalogHistory, CatalogChange, CatalogSnapshot, CommitRecord, CommitToken } from '../../ports/catalog';
 import { CommitConflictError, InvalidInputError, NotFoundError, TransientStorageError } from '../../ports/errors';
 import type { ObjectStore } from '../../ports/object-store';
 import { describeIssues } from '../../shared/describe-issues';
@@ -153,6 +153,10 @@ export class DynamoDbCatalog implements Catalog {
 
   history(afterVersion = 0): Promise<CommitRecord[]> {
     return this.log.history(afterVersion);
+  }
+
+  historyFrom(instant: Date): Promise<CatalogHistory> {
+    return this.log.historyFrom(instant);
   }
 
   /** The commits after `afterVersion` in version order, a Query page at a time. */

@@ -1,4 +1,4 @@
-import type { Catalog, CatalogChange, CatalogSnapshot, CommitRecord, CommitToken } from '../../ports/catalog';
+import type { Catalog, CatalogHistory, CatalogChange, CatalogSnapshot, CommitRecord, CommitToken } from '../../ports/catalog';
 import { NotFoundError } from '../../ports/errors';
 import type { ObjectStore } from '../../ports/object-store';
 import {
@@ -75,6 +75,10 @@ export class FsCatalog implements Catalog {
 
   history(afterVersion = 0): Promise<CommitRecord[]> {
     return this.log.history(afterVersion);
+  }
+
+  historyFrom(instant: Date): Promise<CatalogHistory> {
+    return this.log.historyFrom(instant);
   }
 
   /** The commits after `afterVersion`, up to the first version not created yet. */

@@ -247,6 +247,7 @@ describe('runCompaction', () => {
       snapshot: () => catalog.snapshot(),
       findCommit: (token) => catalog.findCommit(token),
       history: (after) => catalog.history(after),
+      historyFrom: (instant) => catalog.historyFrom(instant),
       commit: async (base, token, changes) => {
         await catalog.commit(base, token, changes);
         throw new TransientStorageError('connection reset after the commit was written');
@@ -308,6 +309,7 @@ function interceptCompactCommits(inner: Catalog, race: () => Promise<void>): Cat
     snapshot: () => inner.snapshot(),
     findCommit: (token) => inner.findCommit(token),
     history: (after) => inner.history(after),
+    historyFrom: (instant) => inner.historyFrom(instant),
     commit: async (base: number, token: CommitToken, changes: readonly CatalogChange[]) => {
       if (token.step === 'compact') await race();
       return inner.commit(base, token, changes);

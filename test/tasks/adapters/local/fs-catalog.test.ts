@@ -142,6 +142,39 @@ describe('FsCatalog', () => {
     expect(await catalog.findCommit(token('run-23'))).toMatchObject({ version: 24 });
   });
 
+  it('gives the history from the newest checkpoint made at or before an instant, skipping checkpoints that do not know their time', async () => {
+    let clock = new Date('2021-07-12T00:00:00Z');
+    const catalog = () => openCatalog({ checkpointInterval: 10, now: () => clock });
+    for (let i = 0; i < 35; i++) {
+      clock = new Date(Date.parse('2021-07-12T00:00:00Z') + i * 3_600_000);
+      const { version } = await catalog().snapshot();
+      await catalog().commit(version, token(`run-${i}`), [putPartition(`p${i % 7}`, i)]);
+    }
+    const history = await catalog().history();
+    const at = (version: number) => new Date(history[version - 1]!.committedAt);
+
+    // Version 25 was committed after version 20's checkpoint and before version 30's.
+    const fromV25 = await catalog().historyFrom(at(25));
+    expect(fromV25.base?.committedAt).toBe(at(20).toISOString());
+    expect(fromV25.base?.snapshot.version).toBe(20);
+    // The state as of version 20 (commit i is version i + 1): p5 last put by i = 19, p6 by i = 13.
+    expect(fromV25.base?.snapshot.tables.raw_events?.partitions.p5?.properties).toEqual({ records: 19 });
+    expect(fromV25.base?.snapshot.tables.raw_events?.partitions.p6?.properties).toEqual({ records: 13 });
+    expect(fromV25.commits).toEqual(history.slice(20));
+    // Exactly at a checkpoint's commit time, that checkpoint is the base.
+    expect((await catalog().historyFrom(at(30))).base?.snapshot.version).toBe(30);
+    // Before the first checkpoint: the whole history, from the empty catalog.
+    expect(await catalog().historyFrom(at(9))).toEqual({ commits: history });
+
+    // A checkpoint written without its commit's time (an older catalog's) is passed over for an older one.
+    const checkpoint = JSON.parse(await fs.readFile(checkpointFile(30), 'utf8'));
+    delete checkpoint.committedAt;
+    await fs.writeFile(checkpointFile(30), JSON.stringify(checkpoint));
+    const fromV33 = await catalog().historyFrom(at(33));
+    expect(fromV33.base?.snapshot.version).toBe(20);
+    expect(fromV33.commits).toEqual(history.slice(20));
+  });
+
   it('ignores a torn checkpoint, folds from the one before, and rewrites it', async () => {
     await commitMany(openCatalog({ checkpointInterval: 10 }), 25);
     const expected = await openCatalog().snapshot();
