@@ -1,5 +1,5 @@
 import { DuckDbAggregateEngine } from '../adapters/local/duckdb-aggregate-engine';
-import type { AggregateEngine, AggregateOutput, AggregateUnload } from '../ports/aggregate-engine';
+import { readWindowKey, type AggregateEngine, type AggregateOutput, type AggregateUnload } from '../ports/aggregate-engine';
 import type { Catalog, CatalogSnapshot } from '../ports/catalog';
 import { InvalidInputError } from '../ports/errors';
 import type { ObjectStore } from '../ports/object-store';
@@ -89,7 +89,7 @@ export async function runAggregate(input: AggregateInput, ports: AggregatePorts,
     const sequences = new Map<string, AggregateUnload[]>();
     unloads.sort((a, b) => a.reads.start.getTime() - b.reads.start.getTime() || a.reads.end.getTime() - b.reads.end.getTime());
     for (const unload of unloads) {
-      const window = `${unload.reads.start.getTime()}/${unload.reads.end.getTime()}`;
+      const window = readWindowKey(unload.reads);
       const sequence = sequences.get(window) ?? [];
       sequence.push(unload);
       sequences.set(window, sequence);

@@ -43,6 +43,11 @@ export interface AggregateSession {
   close(): Promise<void>;
 }
 
+/** The event times a job reads, as one key: jobs with the same key read the same events. */
+export function readWindowKey({ start, end }: AggregateUnload['reads']): string {
+  return `${start.getTime()}/${end.getTime()}`;
+}
+
 /** One aggregate result to compute, and where it goes. */
 export interface AggregateUnload {
   /** The query's name, from AGGREGATE_QUERIES. */

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { timestampValue, type DuckDBValue } from '@duckdb/node-api';
 import { parametersOf, querySql, statementOf } from '../../aggregate/queries';
 import { EVENTS_TABLE, partitionKeyOfHour, USERS_DIMENSION_KEY } from '../../curated/layout';
-import type { AggregateEngine, AggregateRun, AggregateSession, AggregateUnload } from '../../ports/aggregate-engine';
+import { readWindowKey, type AggregateEngine, type AggregateRun, type AggregateSession, type AggregateUnload } from '../../ports/aggregate-engine';
 import type { CatalogSnapshot, PartitionState } from '../../ports/catalog';
 import type { ObjectStore } from '../../ports/object-store';
 import { formatHour, HOUR_IN_MS } from '../../shared/hours';
@@ -66,16 +66,16 @@ const SMALL_WINDOWS = 'small windows';
  * Parquet files. The table holds more hours than any one job reads, which changes no result: every
  * query bounds its own event times to its window (its period with its look-back and look-ahead),
  * and the table holds every row of the hours it bounds to. Windows are taken in the order given
- * while their rows together stay within `maxRows`. Returns the windows it holds, as `start/end` in ms.
+ * while their rows together stay within `maxRows`. Returns the windows it holds, by readWindowKey.
  */
 async function loadSmallWindows(engine: DuckDbQueryEngine, snapshot: CatalogSnapshot, reads: AggregateRun['reads'], store: ObjectStore, maxRows: number): Promise<Set<string>> {
   const held = new Set<string>();
   const partitions: Record<string, PartitionState> = {};
   let rows = 0;
-  for (const { start, end } of reads) {
-    const window = windowKey(start.getTime(), end.getTime());
+  for (const read of reads) {
+    const window = readWindowKey(read);
     if (held.has(window)) continue;
-    const needed = windowPartitions(snapshot, start.getTime(), end.getTime());
+    const needed = windowPartitions(snapshot, read.start.getTime(), read.end.getTime());
     const windowRows = rowsOf(Object.values(needed));
     const added = rowsOf(Object.entries(needed).filter(([key]) => !partitions[key]).map(([, state]) => state));
     if (windowRows > MAX_SMALL_WINDOW_ROWS || rows + added > maxRows) continue;
@@ -120,7 +120,7 @@ class DuckDbAggregateSession implements AggregateSession {
   async unload(job: AggregateUnload): Promise<string[]> {
     const startMs = job.reads.start.getTime();
     const endMs = job.reads.end.getTime();
-    const window = windowKey(startMs, endMs);
+    const window = readWindowKey(job.reads);
     const reads = this.smallWindows.has(window) ? SMALL_WINDOWS : window;
     const lane = await this.acquire(reads);
     try {
@@ -210,10 +210,6 @@ function withPartitions(snapshot: CatalogSnapshot, partitions: Record<string, Pa
 /** The rows of `partitions` by the catalog's counts; unbounded when a file's count is unknown. */
 function rowsOf(partitions: readonly PartitionState[]): number {
   return partitions.flatMap((partition) => partition.files).reduce((sum, file) => sum + (file.records ?? Number.POSITIVE_INFINITY), 0);
-}
-
-function windowKey(startMs: number, endMs: number): string {
-  return `${startMs}/${endMs}`;
 }
 
 /** The temp table `aggregate_result`: the job's query over the relations `events` and `users`, its parameters bound by name. */
