@@ -43,9 +43,7 @@ export class FsObjectStore implements ObjectStore {
     const target = this.pathOf(key);
     const temp = await this.writeTemp(body);
     try {
-      await fs.mkdir(path.dirname(target), { recursive: true });
-      await fs.rename(temp, target);
-      await syncDir(path.dirname(target));
+      await intoDirOf(target, () => fs.rename(temp, target));
     } catch (error) {
       await fs.rm(temp, { force: true });
       throw translate(error, key);
@@ -61,9 +59,7 @@ export class FsObjectStore implements ObjectStore {
       } finally {
         await handle.close();
       }
-      await fs.mkdir(path.dirname(target), { recursive: true });
-      await fs.rename(localPath, target);
-      await syncDir(path.dirname(target));
+      await intoDirOf(target, () => fs.rename(localPath, target));
     } catch (error) {
       throw translate(error, key);
     }
@@ -77,9 +73,7 @@ export class FsObjectStore implements ObjectStore {
     const target = this.pathOf(key);
     const temp = await this.writeTemp(body);
     try {
-      await fs.mkdir(path.dirname(target), { recursive: true });
-      await fs.link(temp, target);
-      await syncDir(path.dirname(target));
+      await intoDirOf(target, () => fs.link(temp, target));
       return true;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
@@ -91,6 +85,7 @@ export class FsObjectStore implements ObjectStore {
 
   async delete(key: string): Promise<void> {
     await fs.rm(this.pathOf(key), { force: true });
+    await this.removeEmptyDirsAbove(key);
   }
 
   async exists(key: string): Promise<boolean> {
@@ -109,6 +104,24 @@ export class FsObjectStore implements ObjectStore {
   private pathOf(key: string): string {
     checkObjectKey(key);
     return path.join(this.root, key);
+  }
+
+  /**
+   * S3 has no directories, so nothing else would remove them: without this, every version the vacuum
+   * deletes would leave its empty directory behind for every later listing to walk.
+   */
+  private async removeEmptyDirsAbove(key: string): Promise<void> {
+    for (let dir = path.posix.dirname(key); dir !== '.'; dir = path.posix.dirname(dir)) {
+      try {
+        await fs.rmdir(path.join(this.root, dir));
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        // Already gone (a concurrent delete): its parent may be empty now too.
+        if (code === 'ENOENT') continue;
+        if (code === 'ENOTEMPTY' || code === 'EEXIST') return;
+        throw translate(error, key);
+      }
+    }
   }
 
   private async writeTemp(body: Buffer | string): Promise<string> {
@@ -153,6 +166,27 @@ function translate(error: unknown, key: string): Error {
   if (isMissing(error)) return new NotFoundError(`no object "${key}"`, { cause: error });
   if (error instanceof InvalidInputError) return error;
   return new TransientStorageError(`storage failed on "${key}": ${(error as Error).message}`, { cause: error });
+}
+
+const PLACE_ATTEMPTS = 10;
+
+/**
+ * Creates the directory of `target`, then runs `place` (a rename or link to `target`) and makes it
+ * durable. A delete may remove the directory between the two when it empties it; then it is created
+ * again and `place` retried.
+ */
+async function intoDirOf(target: string, place: () => Promise<void>): Promise<void> {
+  const dir = path.dirname(target);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await fs.mkdir(dir, { recursive: true });
+      await place();
+      break;
+    } catch (error) {
+      if (!isMissing(error) || attempt === PLACE_ATTEMPTS) throw error;
+    }
+  }
+  await syncDir(dir);
 }
 
 async function syncDir(dir: string): Promise<void> {

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { FsObjectStore } from '../../../tasks/adapters/local/fs-object-store';
@@ -16,5 +16,47 @@ describe('FsObjectStore', () => {
     expect((await store.get('_catalog/commits/1.json')).toString()).toBe(`writer ${winner}`);
     expect(readdirSync(path.join(root, '.tmp'))).toEqual([]);
     expect(await keysUnder(store, '')).toEqual(['_catalog/commits/1.json']);
+  });
+
+  it('removes the directories a delete empties, up to the first that still holds something', async () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'fs-store-'));
+    const store = new FsObjectStore(root);
+    await store.put('curated/events/dt=2021-07-12/hr=09/v-1/a.parquet', 'a');
+    await store.put('curated/events/dt=2021-07-12/hr=09/v-2/b.parquet', 'b');
+    await store.delete('curated/events/dt=2021-07-12/hr=09/v-1/a.parquet');
+    expect(existsSync(path.join(root, 'curated/events/dt=2021-07-12/hr=09/v-1'))).toBe(false);
+    expect(readdirSync(path.join(root, 'curated/events/dt=2021-07-12/hr=09'))).toEqual(['v-2']);
+    await store.delete('curated/events/dt=2021-07-12/hr=09/v-2/b.parquet');
+    expect(readdirSync(root)).toEqual(['.tmp']);
+    await store.delete('curated/events/dt=2021-07-12/hr=09/v-2/b.parquet');
+    expect(existsSync(root)).toBe(true);
+  });
+
+  it('keeps every put when deletes empty the same directory meanwhile', async () => {
+    const store = new FsObjectStore(mkdtempSync(path.join(os.tmpdir(), 'fs-store-')));
+    const dir = 'rejects/arrival_hour=2021-07-12T09/';
+    let writing = true;
+    // Empties the directory over and over, so that deletes remove it between puts' mkdir and rename.
+    const churn = async (name: string) => {
+      for (let i = 0; writing; i++) {
+        await store.put(`${dir}${name}-${i}`, 'c');
+        await store.delete(`${dir}${name}-${i}`);
+      }
+    };
+    const keys = Array.from({ length: 300 }, (_, i) => `${dir}part-${String(i).padStart(3, '0')}.jsonl`);
+    const read: string[] = [];
+    const write = async () => {
+      try {
+        for (const [i, key] of keys.entries()) {
+          await (i % 2 === 0 ? store.put(key, String(i)) : store.putIfAbsent(key, String(i)));
+          read.push((await store.get(key)).toString());
+          await store.delete(key);
+        }
+      } finally {
+        writing = false;
+      }
+    };
+    await Promise.all([write(), churn('a'), churn('b')]);
+    expect(read).toEqual(keys.map((_, i) => String(i)));
   });
 });
