@@ -68,13 +68,16 @@ export class LocalEventSourceMapping {
     this.lastErrors.set(sequenceOf(record), { name: error.name, message: error.message });
   };
 
-  /** Delivers every record after the checkpoint, batch by batch, until none is left. */
+  /** Delivers every record after the checkpoint, batch by batch, until none is left; then trims what the log no longer keeps. */
   async drain(handler: Handler): Promise<DeliveryReport> {
     this.report = { invocations: 0, delivered: 0, deadLettered: 0 };
     this.lastErrors.clear();
     for (;;) {
       const batch = await this.log.readAfter(await this.log.checkpoint(), this.batchSize);
-      if (batch.length === 0) return { ...this.report };
+      if (batch.length === 0) {
+        await this.log.trimAcknowledged();
+        return { ...this.report };
+      }
       await this.deliver(batch, handler);
     }
   }

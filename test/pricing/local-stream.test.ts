@@ -1,3 +1,4 @@
+import { utimesSync } from 'node:fs';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { FsDeadLetterQueue } from '../../tasks/adapters/local/fs-dead-letter-queue';
@@ -6,6 +7,7 @@ import type { TableSession } from '../../tasks/ports/operational-tables';
 import { createPriceSignalsHandler } from '../../tasks/pricing/handler';
 import type { PriceSignalItem } from '../../tasks/tables/items';
 import { LocalEventSourceMapping, type EventSourceMappingSettings } from '../../tasks/runtime/local-event-source-mapping';
+import { keysUnder } from '../tasks/adapters/object-store-contract';
 import { recommend, startModelEndpointFixture, type ModelEndpointFixture } from './model-endpoint-fixture';
 import { createTestLake, holdTables, product, productItem, seed, signal, type TestLake } from './tables-fixture';
 
@@ -115,6 +117,40 @@ describe('the local price_signals stream', () => {
       const all = (await log.readAfter(undefined, 10)).map(sequenceOf);
       expect(delivered).toEqual(all);
       expect(all).toHaveLength(7);
+    });
+
+    it('trims acknowledged segments past the retention, never unacknowledged ones, and numbers on after them', async () => {
+      const segmentKeys = async () => await keysUnder(lake.store, '_streams/price_signals/records/');
+      const ageAll = async (hours: number) => {
+        const then = new Date(Date.now() - hours * 3_600_000);
+        for (const key of await segmentKeys()) utimesSync(lake.store.locate(key), then, then);
+      };
+      const sequences = (await log.readAfter(undefined, 10)).map(sequenceOf);
+      const keys = await segmentKeys();
+      await ageAll(25);
+      utimesSync(lake.store.locate(keys[1]!), new Date(), new Date());
+      await log.acknowledge(sequences[3]!);
+
+      expect(await log.trimAcknowledged()).toBe(2);
+      // Segment 2 is younger than the retention; 4 holds the checkpoint; 5 and 6 wait for delivery although old.
+      expect(await segmentKeys()).toEqual([keys[1], keys[3], keys[4], keys[5]]);
+      expect(await new StreamLog(lake.store, { tableName: 'price_signals', prefix: '_streams/price_signals/', retentionHours: 0 }).trimAcknowledged()).toBe(1);
+
+      const delivered: string[] = [];
+      await mapping().drain(async (batch) => {
+        delivered.push(...batch.Records.map(sequenceOf));
+      });
+      expect(delivered).toEqual(sequences.slice(4));
+      // The drain trimmed after delivering: only the checkpoint's segment, the last, is left.
+      await ageAll(25);
+      await mapping().drain(async () => {});
+      expect(await segmentKeys()).toEqual([keys[5]]);
+
+      const later = new StreamLog(lake.store, { tableName: 'price_signals', prefix: '_streams/price_signals/' });
+      await later.record(event(7));
+      const after = await later.readAfter(await later.checkpoint(), 10);
+      expect(after.map((record) => record.dynamodb?.NewImage?.product_id)).toEqual([{ N: '7' }]);
+      expect(sequenceOf(after[0]!) > sequences[5]!).toBe(true);
     });
   });
 

@@ -9,6 +9,8 @@ export interface StreamLogOptions {
   readonly tableName: string;
   /** Where the log lives in the store, ending in `/`. */
   readonly prefix: string;
+  /** How long acknowledged records are kept, as DynamoDB Streams keeps records 24 hours. @default 24 */
+  readonly retentionHours?: number;
   /** @default () => new Date() */
   readonly now?: () => Date;
 }
@@ -28,6 +30,9 @@ const MAX_SEGMENT_RECORDS = 10 ** INDEX_DIGITS;
  * writers claiming the same number one wins and the other takes the next); `checkpoint.json`, the
  * SequenceNumber of the last acknowledged record, replaced atomically. One log is one shard, so
  * records of a key come in the order they were recorded.
+ *
+ * Unlike DynamoDB Streams, records past the retention are removed only once acknowledged
+ * (`trimAcknowledged`): a consumer stopped for days here must not lose signals.
  */
 export class StreamLog implements ChangeCapture {
   private readonly now: () => Date;
@@ -82,6 +87,26 @@ export class StreamLog implements ChangeCapture {
     await this.store.put(this.checkpointKey, `${JSON.stringify({ sequenceNumber, acknowledgedAt: this.now().toISOString() })}\n`);
   }
 
+  /**
+   * Removes the segments wholly before the checkpoint's segment written more than the retention ago;
+   * returns how many. The checkpoint's segment stays, so numbering goes on after it.
+   */
+  async trimAcknowledged(): Promise<number> {
+    const checkpoint = await this.checkpoint();
+    if (checkpoint === undefined) return 0;
+    const before = segmentOf(checkpoint);
+    const cutoff = this.now().getTime() - (this.options.retentionHours ?? 24) * 3_600_000;
+    let trimmed = 0;
+    for await (const object of this.store.list(this.recordsPrefix)) {
+      const segment = segmentOfKey(object.key);
+      if (segment === undefined || segment >= before || object.lastModified.getTime() > cutoff) continue;
+      await this.store.delete(object.key);
+      this.segments.delete(segment);
+      trimmed += 1;
+    }
+    return trimmed;
+  }
+
   /** How many records wait after the checkpoint. */
   async pendingCount(): Promise<number> {
     return (await this.readAfter(await this.checkpoint(), Number.POSITIVE_INFINITY)).length;
@@ -133,8 +158,8 @@ export class StreamLog implements ChangeCapture {
   private async listSegments(): Promise<number[]> {
     const segments: number[] = [];
     for await (const object of this.store.list(this.recordsPrefix)) {
-      const match = /\/(\d+)\.jsonl$/.exec(object.key);
-      if (match) segments.push(Number(match[1]));
+      const segment = segmentOfKey(object.key);
+      if (segment !== undefined) segments.push(segment);
     }
     return segments.sort((a, b) => a - b);
   }
@@ -165,6 +190,11 @@ function segmentOf(sequenceNumber: string): number {
     throw new InvalidInputError(`invalid stream sequence number "${sequenceNumber}": expected ${SEGMENT_DIGITS + INDEX_DIGITS} digits`);
   }
   return Number(sequenceNumber.slice(0, SEGMENT_DIGITS));
+}
+
+function segmentOfKey(key: string): number | undefined {
+  const match = /\/(\d+)\.jsonl$/.exec(key);
+  return match ? Number(match[1]) : undefined;
 }
 
 export function sequenceOf(record: DynamoDBRecord): string {
