@@ -157,11 +157,13 @@ class SharedTables {
 async function createMissingTables(client: DynamoDBClient): Promise<void> {
   const names = tableNames();
   const created: string[] = [];
-  for (const role of Object.keys(OPERATIONAL_TABLES) as TableRole[]) {
-    if ((await tableStatus(client, names[role])) !== undefined) continue;
-    await client.send(new CreateTableCommand(createTableInput(OPERATIONAL_TABLES[role], names[role])));
-    created.push(names[role]);
-  }
+  await Promise.all(
+    (Object.keys(OPERATIONAL_TABLES) as TableRole[]).map(async (role) => {
+      if ((await tableStatus(client, names[role])) !== undefined) return;
+      await client.send(new CreateTableCommand(createTableInput(OPERATIONAL_TABLES[role], names[role])));
+      created.push(names[role]);
+    }),
+  );
   // Polled here, not with the SDK's waitUntilTableExists: its delays are whole seconds, and dynalite
   // (createTableMs 0) makes a table ACTIVE on its next timer tick.
   const deadline = Date.now() + TABLE_ACTIVE_TIMEOUT_MS;
