@@ -136,7 +136,7 @@ describe('the bundled functions', () => {
 /** Runs `script` in a fresh Node.js process in an empty directory, with the function's layers where Lambda puts them on NODE_PATH. */
 async function runNode(fn: FunctionAsset, script: string): Promise<{ stdout: string }> {
   const nodePath = fn.layers.map((layer) => path.join(layer, 'nodejs', 'node_modules')).join(path.delimiter);
-  const { stdout } = await run(NODE, ['-e', script], { cwd: scratch, env: { PATH: process.env['PATH'] ?? '', NODE_PATH: nodePath, AWS_REGION: 'eu-west-1' }, timeout: 60_000 });
+  const { stdout } = await run(NODE, ['-e', script], { cwd: scratch, env: { PATH: process.env['PATH'] ?? '', NODE_PATH: nodePath, AWS_REGION: 'eu-west-1', TMPDIR: tmpdir() }, timeout: 60_000 });
   return { stdout };
 }
 
