@@ -50,6 +50,8 @@ const environmentSchema = z.strictObject({
       rejectsDays: positiveInt.default(90),
       /** Old partition versions and crashed writers' files are deleted by vacuum after this many hours. */
       partitionVersionHours: positiveInt.default(72),
+      /** The click index keeps an arrival hour's entries this many days (reruns of older hours read more partitions to deduplicate). */
+      clickIndexDays: z.number().int().min(3).default(30),
       /** Deleted or overwritten objects stay recoverable (noncurrent versions) this many days. */
       noncurrentVersionDays: positiveInt.default(7),
       /** S3 server access logs are kept this many days. */

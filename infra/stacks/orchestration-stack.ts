@@ -402,7 +402,7 @@ export function stateTimeouts(workflow: string): Partial<Record<string, number>>
 export function lakeSettingsOf(config: LakehouseConfig): string {
   const text = JSON.stringify({
     compaction: { targetFileBytes: config.compaction.targetFileBytes },
-    vacuum: { retentionHours: config.retention.partitionVersionHours },
+    vacuum: { retentionHours: config.retention.partitionVersionHours, clickIndexRetentionHours: config.retention.clickIndexDays * 24 },
   });
   parseLakeSettings(text, `the lake settings of environment ${config.name}`);
   return text;

@@ -5,8 +5,9 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { sqlString } from '../shared/sql-text';
 import type { CatalogChange, CatalogSnapshot, DataFile, PartitionState } from '../ports/catalog';
 import type { ObjectStore } from '../ports/object-store';
-import { CLICK_INDEX_PREFIX, CLICK_INDEX_TABLE } from '../curated/layout';
-import { addHours, type Hour } from '../shared/hours';
+import { CLICK_INDEX_PREFIX, CLICK_INDEX_TABLE, EVENTS_TABLE, hourOfPartitionKey } from '../curated/layout';
+import { addHours, formatHour, HOUR_IN_MS, hourStartMs, type Hour } from '../shared/hours';
+import type { ValidationRules } from './validate-record';
 
 /**
  * The click index: for every click_id a merge kept, a 64-bit hash of it and the event partition it
@@ -20,12 +21,25 @@ import { addHours, type Hour } from '../shared/hours';
  * across versions: each file records the hash of a fixed text when it was written, and a file whose
  * record differs from today's engine is read whole (every partition it names is checked), so an
  * upgrade costs reads, not duplicates.
+ *
+ * The vacuum trims the partitions no normal run reads any more (`clickIndexTrims`), and marks them
+ * trimmed. A merge whose window meets a trimmed partition (a rerun or backfill of an old hour) cannot
+ * trust the index there, and reads every event partition the trimmed entries could have named: slow,
+ * but it finds every copy.
  */
 
 /** A copy is looked for among the click_ids that arrived up to this many hours before or after it. */
 export const DEFAULT_DEDUP_HORIZON_HOURS = 24;
 
 const HASH_PROBE = 'clickstream-lakehouse click index';
+
+/** An index partition's property: when its last entries were written (ISO 8601). */
+const INDEXED_AT = 'indexedAt';
+/** An index partition's property: when the vacuum removed its entries (ISO 8601). */
+const TRIMMED_AT = 'trimmedAt';
+
+/** The default of the vacuum's `clickIndexRetentionHours`: reruns and backfills of the last 30 days find copies through the index. */
+export const DEFAULT_CLICK_INDEX_RETENTION_HOURS = 30 * 24;
 
 /** What a merge read of the index: to revalidate against at commit time. */
 export interface ClickIndexRead {
@@ -44,7 +58,8 @@ export async function partitionsHoldingCopies(
   store: ObjectStore,
   snapshot: CatalogSnapshot,
   horizonHours: number,
-): Promise<{ partitions: string[]; read: ClickIndexRead }> {
+  rules: Pick<ValidationRules, 'lateLimitMs' | 'futureToleranceMs'>,
+): Promise<{ partitions: string[]; read: ClickIndexRead; trimmed: Hour[] }> {
   const hashCheck = await currentHashCheck(db);
   const arrivals = await arrivalHoursOfCandidates(db);
   const window = new Map<Hour, PartitionState | undefined>();
@@ -57,7 +72,18 @@ export async function partitionsHoldingCopies(
   }
   const files = [...window.values()].flatMap((partition) => (partition ? partition.files.map((file) => ({ file, partition })) : []));
   const partitions = await holdersIn(db, store, files, hashCheck);
-  return { partitions, read: { hashCheck, partitions: window } };
+  const trimmed = [...window].filter(([, partition]) => partition?.properties[TRIMMED_AT] !== undefined).map(([hour]) => hour).sort();
+  if (trimmed.length > 0) partitions.push(...eventPartitionsAcceptedIn(snapshot, trimmed[0]!, trimmed.at(-1)!, rules));
+  return { partitions: [...new Set(partitions)].sort(), read: { hashCheck, partitions: window }, trimmed };
+}
+
+/** The event partitions of `snapshot` that events arriving in [first, last] arrival hours can be in, as validation accepts them. */
+function eventPartitionsAcceptedIn(snapshot: CatalogSnapshot, first: Hour, last: Hour, rules: Pick<ValidationRules, 'lateLimitMs' | 'futureToleranceMs'>): string[] {
+  const from = formatHour(hourStartMs(first) - rules.lateLimitMs);
+  const to = formatHour(hourStartMs(last) + HOUR_IN_MS + rules.futureToleranceMs);
+  return Object.entries(snapshot.tables[EVENTS_TABLE]?.partitions ?? {})
+    .filter(([key, partition]) => partition.files.length > 0 && hourOfPartitionKey(key) >= from && hourOfPartitionKey(key) <= to)
+    .map(([key]) => key);
 }
 
 /**
@@ -106,8 +132,11 @@ export async function writeClickIndex(db: DuckDBConnection, store: ObjectStore, 
   return written;
 }
 
-/** The catalog changes adding `written` (from writeClickIndex) to the index of `current`. */
-export function clickIndexChanges(current: CatalogSnapshot, written: ReadonlyMap<Hour, DataFile>, hashCheck: string): CatalogChange[] {
+/**
+ * The catalog changes adding `written` (from writeClickIndex, at `indexedAt`) to the index of
+ * `current`. A trimmed partition stays marked: its older entries are still gone.
+ */
+export function clickIndexChanges(current: CatalogSnapshot, written: ReadonlyMap<Hour, DataFile>, hashCheck: string, indexedAt: Date): CatalogChange[] {
   return [...written].map(([hour, file]) => {
     const now = current.tables[CLICK_INDEX_TABLE]?.partitions[hour];
     const hashChecks = { ...((now?.properties.hashChecks as Record<string, string> | undefined) ?? {}), [file.key]: hashCheck };
@@ -118,9 +147,35 @@ export function clickIndexChanges(current: CatalogSnapshot, written: ReadonlyMap
       location: locationOf(hour),
       // A rerun by the same execution writes the same key: it replaces its own entry.
       files: [...(now?.files ?? []).filter((existing) => existing.key !== file.key), file],
-      properties: { ...(now?.properties ?? {}), hashChecks },
+      properties: { ...(now?.properties ?? {}), hashChecks, [INDEXED_AT]: indexedAt.toISOString() },
     };
   });
+}
+
+/**
+ * The changes trimming, at `now`, every index partition whose arrival hour ended and whose entries
+ * were last written more than `retentionHours` ago: its files leave the catalog (the vacuum deletes
+ * them after its own retention) and the partition stays, marked trimmed, for later merges to see.
+ * A partition written before `indexedAt` was recorded counts from its arrival hour alone.
+ */
+export function clickIndexTrims(snapshot: CatalogSnapshot, now: Date, retentionHours: number): CatalogChange[] {
+  const cutoff = now.getTime() - retentionHours * HOUR_IN_MS;
+  const changes: CatalogChange[] = [];
+  for (const [hour, partition] of Object.entries(snapshot.tables[CLICK_INDEX_TABLE]?.partitions ?? {})) {
+    if (partition.files.length === 0) continue;
+    const indexedAt = Date.parse(String(partition.properties[INDEXED_AT] ?? ''));
+    if (Math.max(hourStartMs(hour) + HOUR_IN_MS, Number.isNaN(indexedAt) ? -Infinity : indexedAt) > cutoff) continue;
+    const { hashChecks: _named, ...properties } = partition.properties;
+    changes.push({
+      kind: 'putPartition',
+      table: CLICK_INDEX_TABLE,
+      partition: hour,
+      location: partition.location,
+      files: [],
+      properties: { ...properties, [TRIMMED_AT]: now.toISOString() },
+    });
+  }
+  return changes;
 }
 
 /** The hash of a fixed text under today's engine, recorded with every index file it writes. */

@@ -145,7 +145,10 @@ async function mergeOnce(input: MergeInput, ports: MergePorts, settings: MergeSe
     const touched = (await rows(db, 'SELECT DISTINCT partition FROM candidates ORDER BY 1')).map((row) => row[0] as string);
     const events = snapshot.tables[EVENTS_TABLE]?.partitions ?? {};
     // Earlier copies live in the candidates' own partitions, or, re-stamped, where the click index says.
-    const index = await partitionsHoldingCopies(db, store, snapshot, settings.dedupHorizonHours);
+    const index = await partitionsHoldingCopies(db, store, snapshot, settings.dedupHorizonHours, settings.rules);
+    if (index.trimmed.length > 0) {
+      notes.push(`the click index of arrival hours ${index.trimmed[0]}..${index.trimmed.at(-1)} was trimmed: looked for copies in all ${index.partitions.length} event partitions they could be in`);
+    }
     const checked = [...new Set([...touched, ...index.partitions])].sort();
     const pathToKey = new Map<string, string>();
     for (const partition of checked) for (const file of events[partition]?.files ?? []) pathToKey.set(store.locate(file.key), file.key);
@@ -241,7 +244,7 @@ async function mergeOnce(input: MergeInput, ports: MergePorts, settings: MergeSe
     const readVersions = new Map(checked.map((partition) => [partition, events[partition]]));
     const commit = await commitWithRetry(catalog, token, async (current) => {
       await revalidate(db, store, current, readVersions, index.read, staged);
-      return [...buildChanges(current, input, staged, written, result), ...clickIndexChanges(current, indexed, index.read.hashCheck)];
+      return [...buildChanges(current, input, staged, written, result), ...clickIndexChanges(current, indexed, index.read.hashCheck, new Date())];
     });
     return { ...result, catalogVersion: commit?.version ?? snapshot.version };
   } finally {

@@ -21,7 +21,7 @@ const lakeSettingsSchema = z.strictObject({
       minSmallFiles: z.number().int().positive().optional(),
     })
     .optional(),
-  vacuum: z.strictObject({ retentionHours: z.number().positive().optional() }).optional(),
+  vacuum: z.strictObject({ retentionHours: z.number().positive().optional(), clickIndexRetentionHours: z.number().positive().optional() }).optional(),
 });
 
 export interface LakeSettings {

@@ -4,9 +4,18 @@ import type { Catalog, CatalogHistory } from '../ports/catalog';
 import { InvalidInputError } from '../ports/errors';
 import type { ObjectStore } from '../ports/object-store';
 import { CLICK_INDEX_PREFIX, CLICK_INDEX_TABLE, CURATED_PREFIX, EVENTS_TABLE, REJECTS_PREFIX, REJECTS_TABLE } from '../curated/layout';
-import { hourStartMs } from '../shared/hours';
+import { commitWithRetry } from '../shared/commit-with-retry';
+import { formatHour, hourStartMs } from '../shared/hours';
+import { clickIndexTrims, DEFAULT_CLICK_INDEX_RETENTION_HOURS } from '../merge/click-index';
 
 export const DEFAULT_RETENTION_HOURS = 72;
+
+/**
+ * The shortest click index retention: a normal run reads the index up to 48 hours before its
+ * arrival hour (late deliveries into the 24 before it, each looking 24 hours around), and starts in
+ * the hours after it.
+ */
+export const MINIMUM_CLICK_INDEX_RETENTION_HOURS = 72;
 
 /**
  * The prefixes a vacuum cleans, each with the catalog table that names the live files under it. A
@@ -47,6 +56,12 @@ export interface VacuumSettings {
   readonly maxQueryMinutes?: number;
   /** Count what would be deleted, and delete nothing. @default false */
   readonly dryRun?: boolean;
+  /**
+   * How long the click index keeps an arrival hour's entries after the hour ended and they were
+   * last written; a merge that needs trimmed entries reads every event partition they could name.
+   * @default 720 (30 days)
+   */
+  readonly clickIndexRetentionHours?: number;
 }
 
 /** The vacuum's report; JSON-serialisable, it becomes the Step Functions state output. */
@@ -60,6 +75,8 @@ export interface VacuumResult {
   readonly dryRun: boolean;
   /** Entries of the scratch directory left by tasks that died, older than the longest task. */
   readonly scratchEntriesDeleted: number;
+  /** Arrival hours whose click index entries were trimmed (or, in a dry run, would be). */
+  readonly clickIndexHoursTrimmed: number;
 }
 
 /**
@@ -76,6 +93,7 @@ export async function runVacuum(input: VacuumInput, ports: VacuumPorts, settings
   const now = (settings.now ?? (() => new Date()))();
   const cutoffMs = now.getTime() - retentionHours * HOUR_MS;
   const dryRun = settings.dryRun ?? false;
+  const clickIndexHoursTrimmed = await trimClickIndex(input, ports.catalog, now, checkClickIndexRetention(settings.clickIndexRetentionHours ?? DEFAULT_CLICK_INDEX_RETENTION_HOURS), dryRun);
 
   // The snapshot before the history: a commit landing in between is then in the history, and its files count as live.
   const snapshot = await ports.catalog.snapshot();
@@ -100,7 +118,24 @@ export async function runVacuum(input: VacuumInput, ports: VacuumPorts, settings
     }
   }
   const scratchEntriesDeleted = await deleteStaleScratch(ports.store.scratchDir, now.getTime() - (settings.maxTaskMinutes ?? 15) * 60_000, dryRun);
-  return { filesDeleted, bytesDeleted, retentionHours, cutoff: new Date(cutoffMs).toISOString(), dryRun, scratchEntriesDeleted };
+  return { filesDeleted, bytesDeleted, retentionHours, cutoff: new Date(cutoffMs).toISOString(), dryRun, scratchEntriesDeleted, clickIndexHoursTrimmed };
+}
+
+/** Trims the click index partitions past their retention in one commit (see clickIndexTrims); returns how many. */
+async function trimClickIndex(input: VacuumInput, catalog: Catalog, now: Date, retentionHours: number, dryRun: boolean): Promise<number> {
+  if (dryRun) return clickIndexTrims(await catalog.snapshot(), now, retentionHours).length;
+  const token = { executionId: input.executionId, hour: input.hour ?? formatHour(now.getTime()), step: 'vacuum' };
+  const commit = await commitWithRetry(catalog, token, (snapshot) => clickIndexTrims(snapshot, now, retentionHours));
+  return commit?.changes.length ?? 0;
+}
+
+function checkClickIndexRetention(hours: number): number {
+  if (!Number.isFinite(hours) || hours < MINIMUM_CLICK_INDEX_RETENTION_HOURS) {
+    throw new InvalidInputError(
+      `click index retention ${hours} h is shorter than the minimum of ${MINIMUM_CLICK_INDEX_RETENTION_HOURS} h: normal runs still read the index that far back`,
+    );
+  }
+  return hours;
 }
 
 /**

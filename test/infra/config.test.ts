@@ -20,7 +20,7 @@ describe('readLakehouseConfig', () => {
       removalPolicy: 'retain',
       aggregateEngine: 'redshift',
       schedule: { enabled: true, minute: 5 },
-      retention: { rawDays: 365, partitionVersionHours: 72, noncurrentVersionDays: 7, logDays: 30 },
+      retention: { rawDays: 365, partitionVersionHours: 72, clickIndexDays: 30, noncurrentVersionDays: 7, logDays: 30 },
       compaction: { targetFileBytes: 128 * 1024 * 1024 },
       ingestion: { shards: 2 },
       lakeFormation: { manageSettings: true, admins: [] },

@@ -432,7 +432,7 @@ describe('OrchestrationStack', () => {
     expect(variables('signals')).toEqual({ NODE_OPTIONS: '--enable-source-maps', LAKE_BUCKET: LAKE_BUCKET, TABLE_NAME_PREFIX: `${PREFIX}-` });
     for (const task of ['compact', 'vacuum', 'aggregate']) {
       const settings = parseLakeSettings(variables(task)['LAKE_SETTINGS'] as string, 'LAKE_SETTINGS');
-      expect(settings).toMatchObject({ compaction: { targetFileBytes: 128 * 1024 * 1024 }, vacuum: { retentionHours: 72 } });
+      expect(settings).toMatchObject({ compaction: { targetFileBytes: 128 * 1024 * 1024 }, vacuum: { retentionHours: 72, clickIndexRetentionHours: 720 } });
     }
     const known = new Set<string>([...Object.values(AWS_ENVIRONMENT), 'NODE_OPTIONS']);
     for (const task of TASKS.filter((name) => name !== 'pricing')) {

@@ -2,7 +2,7 @@
  * Property tests of the merge and the compaction (issue 3, "Done when"): over random raw data (late
  * events, duplicates re-sent in the same or later hours, later copies that differ, broken records,
  * records concatenated with and without newlines) and random schedules (hours in any order, reruns,
- * retries of an execution, compactions in between), the lake holds every valid event exactly once,
+ * retries of an execution, compactions and click index trims in between), the lake holds every valid event exactly once,
  * as its earliest copy, in its event-time partition, in sorted files; every record is accounted for;
  * and the final content is the same as running the hours once, in order.
  *
@@ -14,6 +14,7 @@ import { runCompaction, type CompactionResult, type CompactionSettings } from '.
 import { EVENTS_TABLE } from '../../tasks/curated/layout';
 import { runMerge, type MergeResult } from '../../tasks/merge/run';
 import { addHours, hourStartMs } from '../../tasks/shared/hours';
+import { runVacuum } from '../../tasks/vacuum/run';
 import { click, createLake } from '../tasks/merge/lake-fixture';
 import {
   checkAccounting,
@@ -124,6 +125,7 @@ const extraArb = fc.record({
       weight: 2,
       arbitrary: fc.record({ kind: fc.constant('compact' as const), mask: fc.nat(255), targetFileBytes: fc.constantFrom(4096, 65536) }),
     },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('trim-index' as const) }) },
   ),
 });
 
@@ -247,6 +249,7 @@ type Step =
   | { readonly kind: 'rerun'; readonly pick: number }
   | { readonly kind: 'retry'; readonly pick: number }
   | { readonly kind: 'compact'; readonly mask: number; readonly targetFileBytes: number }
+  | { readonly kind: 'trim-index' }
   | { readonly kind: 'final-rerun'; readonly hour: string };
 
 function scheduleOf(scenario: Scenario): Step[] {
@@ -273,6 +276,7 @@ async function runSchedule(lake: Lake, steps: readonly Step[], deliverLate: (hou
   const ran: string[] = [];
   const log: string[] = [];
   let compactions = 0;
+  let vacuums = 0;
   for (const step of steps) {
     switch (step.kind) {
       case 'run':
@@ -316,6 +320,11 @@ async function runSchedule(lake: Lake, steps: readonly Step[], deliverLate: (hou
         log.push(`compact ${target.join(' ')}: ${result.partitionsCompacted} compacted, files ${result.filesBefore} -> ${result.filesAfter}`);
         break;
       }
+      case 'trim-index': {
+        const result = await trimWholeClickIndex(lake, `${EXECUTION_PREFIX}v${vacuums++}`);
+        log.push(`vacuum a year on: click index of ${result.clickIndexHoursTrimmed} hours trimmed, ${result.filesDeleted} files deleted`);
+        break;
+      }
     }
   }
   return { results: executions.map((execution) => execution.result), log };
@@ -329,6 +338,7 @@ describe('merge and compaction invariants over random arrivals and schedules', (
     const started = Date.now();
     let compactionsThatRewrote = 0;
     let supersedingRuns = 0;
+    let runsPastTrims = 0;
     await fc.assert(
       fc.asyncProperty(scenarioArb, async (scenario) => {
         const lake = createLake();
@@ -368,6 +378,7 @@ describe('merge and compaction invariants over random arrivals and schedules', (
           if (process.env.FC_DEBUG) process.stdout.write(`${log.join('\n')}\n---\n`);
           if (log.some((line) => /^compact .*: [1-9]/.test(line))) compactionsThatRewrote += 1;
           if (results.some((result) => result.supersededRows > 0)) supersedingRuns += 1;
+          if (results.some((result) => result.notes.some((note) => note.includes('was trimmed')))) runsPastTrims += 1;
         } finally {
           await Promise.all([removeLake(lake), removeLake(reference)]);
         }
@@ -384,8 +395,11 @@ describe('merge and compaction invariants over random arrivals and schedules', (
     if (!process.env.FC_PATH) {
       expect(compactionsThatRewrote).toBeGreaterThan(0);
       expect(supersedingRuns).toBeGreaterThan(0);
+      expect(runsPastTrims).toBeGreaterThan(0);
     }
-    process.stdout.write(`merge invariants: ${NUM_RUNS} runs in ${((Date.now() - started) / 1000).toFixed(1)} s (${compactionsThatRewrote} with compactions, ${supersedingRuns} with superseded rows)\n`);
+    process.stdout.write(
+      `merge invariants: ${NUM_RUNS} runs in ${((Date.now() - started) / 1000).toFixed(1)} s (${compactionsThatRewrote} with compactions, ${supersedingRuns} with superseded rows, ${runsPastTrims} merging past click index trims)\n`,
+    );
   }, TIME_LIMIT_MS + 60_000);
 });
 
@@ -405,4 +419,31 @@ describe('deduplication across event partitions', () => {
       await removeLake(lake);
     }
   });
+
+  it.each([
+    ['the first copy was merged first', ['2021-07-12T05', '2021-07-12T06']],
+    ['the later copy was merged first', ['2021-07-12T06', '2021-07-12T05']],
+  ])('finds the copy in another event partition after the vacuum trimmed the click index (%s)', async (_, [first, second]) => {
+    const lake = createLake();
+    try {
+      const items: { item: RawItem; at: Placement }[] = [
+        { item: { kind: 'valid', clickId: 'a', eventMicros: Date.UTC(2021, 6, 12, 5, 10) * 1000, userId: '35', eventName: 'Search', pixelId: 'first', text: JSON.stringify(click('a', '2021-07-12 05:10:00', { pixel_id: 'first' })) }, at: { hour: '2021-07-12T05', object: 0, slot: 0, glue: false } },
+        { item: { kind: 'valid', clickId: 'a', eventMicros: Date.UTC(2021, 6, 1, 4, 10) * 1000, userId: '35', eventName: 'Search', pixelId: 'second', text: JSON.stringify(click('a', '2021-07-01 04:10:00', { pixel_id: 'second' })) }, at: { hour: '2021-07-12T06', object: 0, slot: 0, glue: false } },
+      ];
+      const raw = await deliverAll([lake], items);
+      await lake.merge(first!);
+      expect((await trimWholeClickIndex(lake, `${EXECUTION_PREFIX}v0`)).clickIndexHoursTrimmed).toBe(1);
+      const result = await lake.merge(second!);
+      expect(result.notes).toContainEqual(expect.stringMatching(new RegExp(`^the click index of arrival hours ${first}\\.\\.${first} was trimmed: looked for copies in all 1 event partitions`)));
+      await checkCurated(lake, expectedWinners(raw));
+    } finally {
+      await removeLake(lake);
+    }
+  });
 });
+
+/** A vacuum run a year from now with the shortest click index retention: it trims every index partition, and deletes the files it dropped. */
+function trimWholeClickIndex(lake: Lake, executionId: string) {
+  const aYearOn = new Date(Date.now() + 365 * 24 * 3_600_000);
+  return runVacuum({ executionId }, { store: lake.store, catalog: lake.catalog }, { now: () => aYearOn, clickIndexRetentionHours: 72 });
+}

@@ -5,7 +5,7 @@ import { Command } from 'commander';
 import { registerVacuum } from '../../../cli/commands/vacuum';
 import { FsCatalog } from '../../../tasks/adapters/local/fs-catalog';
 import { FsObjectStore } from '../../../tasks/adapters/local/fs-object-store';
-import { EVENTS_TABLE, initialLocation } from '../../../tasks/curated/layout';
+import { CLICK_INDEX_PREFIX, CLICK_INDEX_TABLE, EVENTS_TABLE, initialLocation } from '../../../tasks/curated/layout';
 
 const P5 = 'dt=2021-07-12/hr=05';
 const LONG_AGO = new Date('2021-07-12T00:00:00Z');
@@ -63,6 +63,27 @@ describe('lakehouse vacuum', () => {
     await expect(fs.access(path.join(lake, dropped))).rejects.toThrow();
     await expect(fs.access(path.join(lake, live))).resolves.toBeUndefined();
     expect(process.exitCode).toBeUndefined();
+  });
+
+  it("takes the lake's vacuum settings unless the command line gives a retention, and says when it trimmed the click index", async () => {
+    const { dropped } = await replacedPartition();
+    const store = new FsObjectStore(lake);
+    const catalog = new FsCatalog(store, '_catalog/', { now: () => LONG_AGO });
+    const indexFile = { key: `${CLICK_INDEX_PREFIX}arrival_hour=2021-07-12T05/e-3.parquet`, size: 5 };
+    await store.put(indexFile.key, 'index');
+    await catalog.commit(2, { executionId: 'e-3', hour: '2021-07-12T05', step: 'merge' }, [
+      { kind: 'putPartition', table: CLICK_INDEX_TABLE, partition: '2021-07-12T05', location: `${CLICK_INDEX_PREFIX}arrival_hour=2021-07-12T05/`, files: [indexFile], properties: {} },
+    ]);
+    await fs.writeFile(path.join(lake, 'lakehouse.json'), JSON.stringify({ vacuum: { retentionHours: 100, clickIndexRetentionHours: 72 } }));
+
+    await lakehouse('vacuum', '--lake', lake, '--dry-run');
+    await lakehouse('vacuum', '--lake', lake, '--retention-hours', '80');
+
+    expect(stdout[0]).toMatch(/^vacuum \(dry run\): would delete 1 file \(13 B\) not live since .* \(retention 100 h\); would trim the click index of 1 arrival hour\n$/);
+    expect(stdout[1]).toMatch(/^vacuum: deleted 1 file \(13 B\) not live since .* \(retention 80 h\); trimmed the click index of 1 arrival hour\n$/);
+    await expect(fs.access(path.join(lake, dropped))).rejects.toThrow();
+    // Dropped from the catalog just now: kept for the retention.
+    await expect(fs.access(path.join(lake, indexFile.key))).resolves.toBeUndefined();
   });
 
   it('refuses a retention shorter than the minimum with one line naming it', async () => {

@@ -5,11 +5,11 @@ import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { FsCatalog } from '../../../tasks/adapters/local/fs-catalog';
 import { FsObjectStore } from '../../../tasks/adapters/local/fs-object-store';
 import { runCompaction } from '../../../tasks/compact/run';
-import { EVENTS_TABLE, REJECTS_TABLE, compactedLocation, deltaFileKey, initialLocation, type CuratedFile } from '../../../tasks/curated/layout';
+import { CLICK_INDEX_PREFIX, CLICK_INDEX_TABLE, EVENTS_TABLE, REJECTS_TABLE, compactedLocation, deltaFileKey, initialLocation, type CuratedFile } from '../../../tasks/curated/layout';
 import type { DataFile } from '../../../tasks/ports/catalog';
 import { InvalidInputError } from '../../../tasks/ports/errors';
 import { createVacuumHandler } from '../../../tasks/vacuum/handler';
-import { minimumRetentionHours, runVacuum, type VacuumPorts } from '../../../tasks/vacuum/run';
+import { MINIMUM_CLICK_INDEX_RETENTION_HOURS, minimumRetentionHours, runVacuum, type VacuumPorts } from '../../../tasks/vacuum/run';
 import { keysUnder, putEventsPartition, writeCuratedFile } from '../compact/curated-fixtures';
 
 const P5 = 'dt=2021-07-12/hr=05';
@@ -201,6 +201,66 @@ describe('runVacuum', () => {
 
     expect(minimumRetentionHours()).toBe(1.25);
     await expect(vacuum(100, 1.25)).resolves.toMatchObject({ retentionHours: 1.25 });
+  });
+});
+
+describe('runVacuum on the click index', () => {
+  /** Commits the index partition of arrival hour `hour` as one file, its entries written at `indexedAt` (none recorded when undefined). */
+  async function indexHour(hour: string, indexedAt: Date | undefined): Promise<DataFile> {
+    const file = await writeObject(`${CLICK_INDEX_PREFIX}arrival_hour=${hour}/exec.parquet`, indexedAt ?? at(0));
+    clock = indexedAt ?? at(0);
+    const snapshot = await catalog.snapshot();
+    await catalog.commit(snapshot.version, { executionId: `exec-${snapshot.version + 1}`, hour, step: 'merge' }, [
+      {
+        kind: 'putPartition',
+        table: CLICK_INDEX_TABLE,
+        partition: hour,
+        location: `${CLICK_INDEX_PREFIX}arrival_hour=${hour}/`,
+        files: [file],
+        properties: { hashChecks: { [file.key]: '42' }, ...(indexedAt === undefined ? {} : { indexedAt: indexedAt.toISOString() }) },
+      },
+    ]);
+    return file;
+  }
+
+  function vacuumIndex(nowHours: number, executionId: string, dryRun = false) {
+    clock = at(nowHours);
+    return runVacuum({ executionId, hour: '2021-07-15T00' }, ports, { now: () => at(nowHours), dryRun, clickIndexRetentionHours: 72 });
+  }
+
+  it('trims an arrival hour once it ended and its entries were written more than the retention ago, and deletes its files after the file retention', async () => {
+    const written = await indexHour('2021-07-12T00', at(1));
+    const rerun = await indexHour('2021-07-12T01', at(30));
+    const unrecorded = await indexHour('2021-07-12T02', undefined);
+
+    // At hour 74 only 00 is past: 02 records no time, and its arrival hour ended at hour 3.
+    expect((await vacuumIndex(74, 'v-1', true)).clickIndexHoursTrimmed).toBe(1);
+    expect((await catalog.snapshot()).tables[CLICK_INDEX_TABLE]!.partitions['2021-07-12T00']!.files).toEqual([written]);
+
+    const result = await vacuumIndex(76, 'v-2');
+    expect(result).toMatchObject({ clickIndexHoursTrimmed: 2, filesDeleted: 0 });
+    const partitions = (await catalog.snapshot()).tables[CLICK_INDEX_TABLE]!.partitions;
+    expect(partitions['2021-07-12T00']).toMatchObject({ files: [], properties: { indexedAt: at(1).toISOString(), trimmedAt: at(76).toISOString() } });
+    expect(partitions['2021-07-12T00']!.properties).not.toHaveProperty('hashChecks');
+    expect(partitions['2021-07-12T02']).toMatchObject({ files: [], properties: { trimmedAt: at(76).toISOString() } });
+    expect(partitions['2021-07-12T01']!.files).toEqual([rerun]);
+
+    // A retry of the same execution reports its commit; another vacuum finds nothing more to trim.
+    expect((await vacuumIndex(76, 'v-2')).clickIndexHoursTrimmed).toBe(2);
+    expect((await vacuumIndex(77, 'v-3')).clickIndexHoursTrimmed).toBe(0);
+    expect(await keysUnder(store, CLICK_INDEX_PREFIX)).toEqual([written.key, rerun.key, unrecorded.key].sort());
+
+    const later = await vacuumIndex(76 + 73, 'v-4');
+    expect(later).toMatchObject({ clickIndexHoursTrimmed: 1, filesDeleted: 2 });
+    expect(await keysUnder(store, CLICK_INDEX_PREFIX)).toEqual([rerun.key]);
+  });
+
+  it('refuses a click index retention shorter than normal runs read the index back', async () => {
+    await indexHour('2021-07-12T00', at(1));
+    const short = runVacuum({ executionId: 'v-1' }, ports, { now: () => at(200), clickIndexRetentionHours: MINIMUM_CLICK_INDEX_RETENTION_HOURS - 1 });
+    await expect(short).rejects.toThrow(InvalidInputError);
+    await expect(short).rejects.toThrow(/^click index retention 71 h is shorter than the minimum of 72 h/);
+    expect((await catalog.snapshot()).tables[CLICK_INDEX_TABLE]!.partitions['2021-07-12T00']!.files).toHaveLength(1);
   });
 });
 
