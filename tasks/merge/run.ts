@@ -147,7 +147,8 @@ async function mergeOnce(input: MergeInput, ports: MergePorts, settings: MergeSe
     // Earlier copies live in the candidates' own partitions, or, re-stamped, where the click index says.
     const index = await partitionsHoldingCopies(db, store, snapshot, settings.dedupHorizonHours, settings.rules);
     if (index.trimmed.length > 0) {
-      notes.push(`the click index of arrival hours ${index.trimmed[0]}..${index.trimmed.at(-1)} was trimmed: looked for copies in all ${index.partitions.length} event partitions they could be in`);
+      const [first, last] = [index.trimmed[0], index.trimmed.at(-1)];
+      notes.push(`the click index of ${first === last ? `arrival hour ${first}` : `arrival hours ${first}..${last}`} was trimmed: looked for copies in every event partition its entries could name (${index.partitions.length} in all)`);
     }
     const checked = [...new Set([...touched, ...index.partitions])].sort();
     const pathToKey = new Map<string, string>();
