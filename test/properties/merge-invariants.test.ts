@@ -407,11 +407,7 @@ describe('deduplication across event partitions', () => {
   it('keeps only the first copy of a click_id even when a later copy carries another event hour', async () => {
     const lake = createLake();
     try {
-      const items: { item: RawItem; at: Placement }[] = [
-        { item: { kind: 'valid', clickId: 'a', eventMicros: Date.UTC(2021, 6, 12, 5, 10) * 1000, userId: '35', eventName: 'Search', pixelId: 'first', text: JSON.stringify(click('a', '2021-07-12 05:10:00', { pixel_id: 'first' })) }, at: { hour: '2021-07-12T05', object: 0, slot: 0, glue: false } },
-        { item: { kind: 'valid', clickId: 'a', eventMicros: Date.UTC(2021, 6, 12, 4, 10) * 1000, userId: '35', eventName: 'Search', pixelId: 'second', text: JSON.stringify(click('a', '2021-07-12 04:10:00', { pixel_id: 'second' })) }, at: { hour: '2021-07-12T06', object: 0, slot: 0, glue: false } },
-      ];
-      const raw = await deliverAll([lake], items);
+      const raw = await deliverAll([lake], restampedCopy('2021-07-12 04:10:00'));
       await lake.merge('2021-07-12T05');
       await lake.merge('2021-07-12T06');
       await checkCurated(lake, expectedWinners(raw));
@@ -426,11 +422,7 @@ describe('deduplication across event partitions', () => {
   ])('finds the copy in another event partition after the vacuum trimmed the click index (%s)', async (_, [first, second]) => {
     const lake = createLake();
     try {
-      const items: { item: RawItem; at: Placement }[] = [
-        { item: { kind: 'valid', clickId: 'a', eventMicros: Date.UTC(2021, 6, 12, 5, 10) * 1000, userId: '35', eventName: 'Search', pixelId: 'first', text: JSON.stringify(click('a', '2021-07-12 05:10:00', { pixel_id: 'first' })) }, at: { hour: '2021-07-12T05', object: 0, slot: 0, glue: false } },
-        { item: { kind: 'valid', clickId: 'a', eventMicros: Date.UTC(2021, 6, 1, 4, 10) * 1000, userId: '35', eventName: 'Search', pixelId: 'second', text: JSON.stringify(click('a', '2021-07-01 04:10:00', { pixel_id: 'second' })) }, at: { hour: '2021-07-12T06', object: 0, slot: 0, glue: false } },
-      ];
-      const raw = await deliverAll([lake], items);
+      const raw = await deliverAll([lake], restampedCopy('2021-07-01 04:10:00'));
       await lake.merge(first!);
       expect((await trimWholeClickIndex(lake, `${EXECUTION_PREFIX}v0`)).clickIndexHoursTrimmed).toBe(1);
       const result = await lake.merge(second!);
@@ -441,6 +433,15 @@ describe('deduplication across event partitions', () => {
     }
   });
 });
+
+/** Click `a` at 05:10 arriving in hour 05, and a copy the client re-stamped to `timestamp` (UTC) arriving in hour 06. */
+function restampedCopy(timestamp: string): { item: RawItem; at: Placement }[] {
+  const copy = (at: string, pixelId: string, hour: string) => ({
+    item: { kind: 'valid' as const, clickId: 'a', eventMicros: Date.parse(`${at.replace(' ', 'T')}Z`) * 1000, userId: '35', eventName: 'Search', pixelId, text: JSON.stringify(click('a', at, { pixel_id: pixelId })) },
+    at: { hour, object: 0, slot: 0, glue: false },
+  });
+  return [copy('2021-07-12 05:10:00', 'first', '2021-07-12T05'), copy(timestamp, 'second', '2021-07-12T06')];
+}
 
 /** A vacuum run a year from now with the shortest click index retention: it trims every index partition, and deletes the files it dropped. */
 function trimWholeClickIndex(lake: Lake, executionId: string) {
