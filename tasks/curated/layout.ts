@@ -6,7 +6,8 @@
  * base files written by a compaction under a fresh version prefix, plus sorted delta files that
  * merges append next to them. Readers read exactly the files of a catalog snapshot, never a listing.
  */
-import type { Column, DataFile } from '../ports/catalog';
+import type { CatalogSnapshot, Column, DataFile, PartitionState } from '../ports/catalog';
+import { formatHour, HOUR_IN_MS } from '../shared/hours';
 
 export const EVENTS_TABLE = 'events';
 export const REJECTS_TABLE = 'rejects';
@@ -69,6 +70,17 @@ export function hourOfPartitionKey(partition: string): string {
   const match = /^dt=(\d{4}-\d{2}-\d{2})\/hr=(\d{2})$/.exec(partition);
   if (!match) throw new Error(`not an events partition key: "${partition}"`);
   return `${match[1]}T${match[2]}`;
+}
+
+/** The events partitions of `snapshot` for the hours overlapping [startMs, endMs), by key. */
+export function eventPartitionsOverlapping(snapshot: CatalogSnapshot, startMs: number, endMs: number): Record<string, PartitionState> {
+  const all = snapshot.tables[EVENTS_TABLE]?.partitions ?? {};
+  const partitions: Record<string, PartitionState> = {};
+  for (let ms = startMs - (startMs % HOUR_IN_MS); ms < endMs; ms += HOUR_IN_MS) {
+    const key = partitionKeyOfHour(formatHour(ms));
+    if (all[key]) partitions[key] = all[key];
+  }
+  return partitions;
 }
 
 /**

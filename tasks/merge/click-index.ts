@@ -5,8 +5,8 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { sqlString } from '../shared/sql-text';
 import type { CatalogChange, CatalogSnapshot, DataFile, PartitionState } from '../ports/catalog';
 import type { ObjectStore } from '../ports/object-store';
-import { CLICK_INDEX_PREFIX, CLICK_INDEX_TABLE, EVENTS_TABLE, hourOfPartitionKey } from '../curated/layout';
-import { addHours, formatHour, HOUR_IN_MS, hourStartMs, type Hour } from '../shared/hours';
+import { CLICK_INDEX_PREFIX, CLICK_INDEX_TABLE, eventPartitionsOverlapping } from '../curated/layout';
+import { addHours, HOUR_IN_MS, hourStartMs, type Hour } from '../shared/hours';
 import type { ValidationRules } from './validate-record';
 
 /**
@@ -79,11 +79,9 @@ export async function partitionsHoldingCopies(
 
 /** The event partitions of `snapshot` that events arriving in [first, last] arrival hours can be in, as validation accepts them. */
 function eventPartitionsAcceptedIn(snapshot: CatalogSnapshot, first: Hour, last: Hour, rules: Pick<ValidationRules, 'lateLimitMs' | 'futureToleranceMs'>): string[] {
-  const from = formatHour(hourStartMs(first) - rules.lateLimitMs);
-  const to = formatHour(hourStartMs(last) + HOUR_IN_MS + rules.futureToleranceMs);
-  return Object.entries(snapshot.tables[EVENTS_TABLE]?.partitions ?? {})
-    .filter(([key, partition]) => partition.files.length > 0 && hourOfPartitionKey(key) >= from && hourOfPartitionKey(key) <= to)
-    .map(([key]) => key);
+  // The latest accepted event time is included: the end is one millisecond past it.
+  const partitions = eventPartitionsOverlapping(snapshot, hourStartMs(first) - rules.lateLimitMs, hourStartMs(last) + HOUR_IN_MS + rules.futureToleranceMs + 1);
+  return Object.keys(partitions).filter((key) => partitions[key]!.files.length > 0);
 }
 
 /**

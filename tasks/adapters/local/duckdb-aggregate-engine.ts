@@ -3,11 +3,10 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { timestampValue, type DuckDBValue } from '@duckdb/node-api';
 import { parametersOf, querySql, statementOf } from '../../aggregate/queries';
-import { EVENTS_TABLE, partitionKeyOfHour, USERS_DIMENSION_KEY } from '../../curated/layout';
+import { eventPartitionsOverlapping, EVENTS_TABLE, USERS_DIMENSION_KEY } from '../../curated/layout';
 import { readWindowKey, type AggregateEngine, type AggregateRun, type AggregateSession, type AggregateUnload } from '../../ports/aggregate-engine';
 import type { CatalogSnapshot, PartitionState } from '../../ports/catalog';
 import type { ObjectStore } from '../../ports/object-store';
-import { formatHour, HOUR_IN_MS } from '../../shared/hours';
 import { DuckDbQueryEngine } from './duckdb-query-engine';
 import { sqlIdentifier, sqlString } from '../../shared/sql-text';
 import { csvLine } from '../../aggregate/aggregate-csv';
@@ -75,7 +74,7 @@ async function loadSmallWindows(engine: DuckDbQueryEngine, snapshot: CatalogSnap
   for (const read of reads) {
     const window = readWindowKey(read);
     if (held.has(window)) continue;
-    const needed = windowPartitions(snapshot, read.start.getTime(), read.end.getTime());
+    const needed = eventPartitionsOverlapping(snapshot, read.start.getTime(), read.end.getTime());
     const windowRows = rowsOf(Object.values(needed));
     const added = rowsOf(Object.entries(needed).filter(([key]) => !partitions[key]).map(([, state]) => state));
     if (windowRows > MAX_SMALL_WINDOW_ROWS || rows + added > maxRows) continue;
@@ -126,7 +125,7 @@ class DuckDbAggregateSession implements AggregateSession {
     try {
       if (lane.reads !== reads) {
         lane.reads = undefined;
-        const source = reads === SMALL_WINDOWS ? 'SELECT * FROM small_windows' : curatedEventsSql(withPartitions(this.snapshot, windowPartitions(this.snapshot, startMs, endMs)), this.store);
+        const source = reads === SMALL_WINDOWS ? 'SELECT * FROM small_windows' : curatedEventsSql(withPartitions(this.snapshot, eventPartitionsOverlapping(this.snapshot, startMs, endMs)), this.store);
         await lane.engine.run(`CREATE OR REPLACE TEMP VIEW events AS ${source}`);
         lane.reads = reads;
       }
@@ -188,17 +187,6 @@ class DuckDbAggregateSession implements AggregateSession {
 /** Closes the engines of one database, the first (which holds the database) last. */
 async function closeAll(engines: readonly DuckDbQueryEngine[]): Promise<void> {
   for (const engine of [...engines].reverse()) await engine.close();
-}
-
-/** The events partitions of `snapshot` for the hours overlapping [startMs, endMs), by key. */
-function windowPartitions(snapshot: CatalogSnapshot, startMs: number, endMs: number): Record<string, PartitionState> {
-  const all = snapshot.tables[EVENTS_TABLE]?.partitions ?? {};
-  const partitions: Record<string, PartitionState> = {};
-  for (let ms = startMs - (startMs % HOUR_IN_MS); ms < endMs; ms += HOUR_IN_MS) {
-    const key = partitionKeyOfHour(formatHour(ms));
-    if (all[key]) partitions[key] = all[key];
-  }
-  return partitions;
 }
 
 /** `snapshot` with only the events `partitions`: a view over it reads what a job needs, as partition pruning does on Spectrum. */
