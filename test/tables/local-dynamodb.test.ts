@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { DeleteTableCommand, DescribeTableCommand, type DynamoDBClient, waitUntilTableNotExists } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
@@ -72,6 +72,18 @@ describe('LocalDynamoDb', () => {
 
     expect(work).not.toHaveBeenCalled();
     expect(existsSync(path.join(lake.dir, DYNAMODB_DIR))).toBe(false);
+  });
+
+  it('refuses tables it cannot read with one clear error, and the process lives on', async () => {
+    mkdirSync(path.join(lake.dir, DYNAMODB_DIR), { recursive: true });
+    writeFileSync(path.join(lake.dir, DYNAMODB_DIR, 'data'), 'not a LevelDB directory');
+    const work = jest.fn(async () => 'ran');
+
+    const opened = lake.tables.use(work, { create: true });
+
+    await expect(opened).rejects.toBeInstanceOf(TransientStorageError);
+    await expect(opened).rejects.toThrow(/^cannot open the tables under .*: Database is closed$/);
+    expect(work).not.toHaveBeenCalled();
   });
 
   it('shares one server among the uses of a lake in a process', async () => {

@@ -1,18 +1,13 @@
 import { promises as fs } from 'node:fs';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Worker } from 'node:worker_threads';
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Level } from 'level';
 import { TransientStorageError } from '../../ports/errors';
 import type { OperationalTables, TableSession } from '../../ports/operational-tables';
 import { createTableInput, OPERATIONAL_TABLES, tableNames, type TableRole } from '../../tables/definitions';
-
-// dynalite ships no type declarations.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const dynalite = require('dynalite') as (options: { path: string; createTableMs: number; deleteTableMs: number; updateTableMs: number }) => Server;
 
 /** Where a lake keeps its tables: `data/` is dynalite's LevelDB, `lease/` an empty LevelDB whose lock is the lease. */
 export const DYNAMODB_DIR = '_dynamodb';
@@ -33,8 +28,8 @@ const TABLE_ACTIVE_TIMEOUT_MS = 10_000;
 
 /**
  * The operational tables of the embedded default: a dynalite server (the DynamoDB API over LevelDB)
- * started in this process on an ephemeral loopback port, persisted under `<lake>/_dynamodb/`, with
- * every table of tasks/tables/definitions.ts created if absent.
+ * started on a worker thread of this process on an ephemeral loopback port, persisted under
+ * `<lake>/_dynamodb/`, with every table of tasks/tables/definitions.ts created if absent.
  *
  * LevelDB admits one process at a time, and dynalite fails hard when its database is locked, so a
  * process first takes the lake's lease: the lock of a second, empty LevelDB, which the kernel releases
@@ -100,13 +95,12 @@ class SharedTables {
   private async open(leaseTimeoutMs: number): Promise<OpenTables> {
     await fs.mkdir(this.dir, { recursive: true });
     const lease = await this.takeLease(leaseTimeoutMs);
-    let server: Server | undefined;
+    let server: DynaliteThread | undefined;
     let client: DynamoDBClient | undefined;
     try {
-      server = dynalite({ path: path.join(this.dir, 'data'), createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-      const port = await listen(server);
+      server = await startDynalite(path.join(this.dir, 'data'));
       client = new DynamoDBClient({
-        endpoint: `http://127.0.0.1:${port}`,
+        endpoint: `http://127.0.0.1:${server.port}`,
         region: 'us-east-1',
         credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
       });
@@ -117,15 +111,16 @@ class SharedTables {
         session: { doc, names: tableNames() },
         close: async () => {
           doc.destroy();
-          await closeServer(running);
+          await running.close();
           await lease.close();
         },
       };
     } catch (error) {
       client?.destroy();
-      if (server !== undefined) await closeServer(server).catch(() => undefined);
+      await server?.close().catch(() => undefined);
       await lease.close();
-      throw new TransientStorageError(`cannot open the tables under ${this.dir}: ${(error as Error).message}`, { cause: error });
+      const cause = server?.failure() ?? error;
+      throw new TransientStorageError(`cannot open the tables under ${this.dir}: ${(cause as Error).message}`, { cause });
     }
   }
 
@@ -185,19 +180,64 @@ async function tableStatus(client: DynamoDBClient, name: string): Promise<string
   }
 }
 
-function listen(server: Server): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
+interface DynaliteThread {
+  readonly port: number;
+  /** Why the thread died, if it did: dynalite throws what its LevelDB fails with (an unreadable database, for one). */
+  failure(): Error | undefined;
+  /** Stops the server and closes its LevelDB; rejects with the failure if the thread died. */
+  close(): Promise<void>;
 }
 
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
+/**
+ * Starts dynalite over the LevelDB at `dataDir` on a worker thread (dynalite-thread.js), listening on
+ * an ephemeral loopback port. On the main thread it took half of every request's time away from the
+ * SDK building the next requests: the signals step of a run with late events makes thousands of puts.
+ */
+async function startDynalite(dataDir: string): Promise<DynaliteThread> {
+  const worker = new Worker(path.join(__dirname, 'dynalite-thread.js'), { workerData: { path: dataDir } });
+  // Kept rather than rethrown on this thread: requests in flight fail, and closing says why.
+  let failure: Error | undefined;
+  worker.on('error', (error) => (failure ??= error));
+  const died = () => new Error(`the tables' server stopped: ${failure?.message ?? 'its thread ended'}`, { cause: failure });
+  let exited = false;
+  worker.once('exit', () => (exited = true));
+  /** The thread's next message, which must be of kind `expected`. */
+  const next = <Kind extends ThreadMessage['kind']>(expected: Kind) =>
+    new Promise<Extract<ThreadMessage, { kind: Kind }>>((resolve, reject) => {
+      if (exited) return reject(died());
+      const settle = (outcome: () => void) => {
+        worker.off('message', onMessage);
+        worker.off('exit', onExit);
+        outcome();
+      };
+      const onMessage = (message: ThreadMessage) =>
+        settle(() => (message.kind === expected ? resolve(message as Extract<ThreadMessage, { kind: Kind }>) : reject(new Error(`the tables' server failed: ${message.kind === 'failed' ? message.message : `it said "${message.kind}"`}`))));
+      const onExit = () => settle(() => reject(died()));
+      worker.on('message', onMessage);
+      worker.on('exit', onExit);
+    });
+  try {
+    const { port } = await next('listening');
+    return {
+      port,
+      failure: () => failure,
+      close: async () => {
+        const closed = next('closed');
+        worker.postMessage('close');
+        try {
+          await closed;
+        } finally {
+          await worker.terminate();
+        }
+      },
+    };
+  } catch (error) {
+    await worker.terminate();
+    throw error;
+  }
 }
+
+type ThreadMessage = { readonly kind: 'listening'; readonly port: number } | { readonly kind: 'closed' } | { readonly kind: 'failed'; readonly message: string };
 
 async function exists(file: string): Promise<boolean> {
   return fs.access(file).then(
