@@ -40,13 +40,16 @@ export async function putChangedSignals(session: TableSession, signals: readonly
     }
     if (changes.length > 0) await capture?.record(changes);
     const conflicted: PriceSignalItem[] = [];
-    for (let start = 0; start < changes.length; start += PARALLEL_PUTS) {
-      const outcomes = await Promise.all(changes.slice(start, start + PARALLEL_PUTS).map((change) => putIfUnchanged(session, change)));
-      outcomes.forEach((applied, index) => {
-        if (applied) written += 1;
-        else conflicted.push(changes[start + index]!.newImage);
-      });
-    }
+    // A put starts as soon as one ends, rather than in rounds that wait for their slowest put.
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: PARALLEL_PUTS }, async () => {
+        for (let index = next++; index < changes.length; index = next++) {
+          if (await putIfUnchanged(session, changes[index]!)) written += 1;
+          else conflicted.push(changes[index]!.newImage);
+        }
+      }),
+    );
     pending = conflicted;
   }
   return { written, unchanged };
