@@ -5,6 +5,7 @@ import type { ChangeCapture } from '../ports/change-capture';
 import type { ObjectStore } from '../ports/object-store';
 import type { OperationalTables, TableSession } from '../ports/operational-tables';
 import { addHours, hoursBetween, type Hour } from '../shared/hours';
+import { mapInFlight } from '../shared/map-in-flight';
 import { ORDERS_BY_PRODUCT_INDEX } from '../tables/definitions';
 import { roundCents, type OrderItem, type PriceSignalItem, type ProductItem } from '../tables/items';
 import { readItems } from '../tables/read-items';
@@ -197,7 +198,7 @@ async function readOrdersByProduct(session: TableSession, windows: ReadonlyMap<n
       for await (const page of pages) items.push(...((page.Items ?? []) as WindowOrder[]));
       orders.set(productId, items);
     });
-  for (let start = 0; start < productIds.length; start += PARALLEL_QUERIES) await Promise.all(productIds.slice(start, start + PARALLEL_QUERIES).map(readOne));
+  await mapInFlight(productIds, PARALLEL_QUERIES, readOne);
   return orders;
 }
 

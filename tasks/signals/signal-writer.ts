@@ -1,6 +1,7 @@
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { ChangeCapture, ItemChange } from '../ports/change-capture';
 import { CommitConflictError } from '../ports/errors';
+import { mapInFlight } from '../shared/map-in-flight';
 import type { TableSession } from '../ports/operational-tables';
 import type { PriceSignalItem } from '../tables/items';
 import { readItems } from '../tables/read-items';
@@ -40,16 +41,11 @@ export async function putChangedSignals(session: TableSession, signals: readonly
     }
     if (changes.length > 0) await capture?.record(changes);
     const conflicted: PriceSignalItem[] = [];
-    // A put starts as soon as one ends, rather than in rounds that wait for their slowest put.
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: PARALLEL_PUTS }, async () => {
-        for (let index = next++; index < changes.length; index = next++) {
-          if (await putIfUnchanged(session, changes[index]!)) written += 1;
-          else conflicted.push(changes[index]!.newImage);
-        }
-      }),
-    );
+    const applied = await mapInFlight(changes, PARALLEL_PUTS, (change) => putIfUnchanged(session, change));
+    applied.forEach((put, index) => {
+      if (put) written += 1;
+      else conflicted.push(changes[index]!.newImage);
+    });
     pending = conflicted;
   }
   return { written, unchanged };

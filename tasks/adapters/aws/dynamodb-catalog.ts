@@ -5,6 +5,7 @@ import type { Catalog, CatalogHistory, CatalogChange, CatalogSnapshot, CommitRec
 import { CommitConflictError, InvalidInputError, NotFoundError, TransientStorageError } from '../../ports/errors';
 import type { ObjectStore } from '../../ports/object-store';
 import { describeIssues } from '../../shared/describe-issues';
+import { mapInFlight } from '../../shared/map-in-flight';
 import type { KeyAttribute, TableDefinition } from '../../tables/definitions';
 import { isConditionFailure } from '../../tables/table-errors';
 import {
@@ -336,18 +337,4 @@ function parseCommitItem(item: Record<string, unknown>, tableName: string): Comm
   const parsed = commitItemSchema.safeParse(item);
   if (!parsed.success) throw new CorruptCatalogError(`catalog item ${JSON.stringify(item[names['#v']] ?? null)} in ${tableName} is not a commit: ${describeIssues(parsed.error)}`);
   return parsed.data;
-}
-
-/** `work` over `items`, at most `inFlight` at a time, results in the order of `items`. */
-async function mapInFlight<T, R>(items: readonly T[], inFlight: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await work(items[index]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(inFlight, items.length) }, worker));
-  return results;
 }
