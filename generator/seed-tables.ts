@@ -1,7 +1,8 @@
-import { BatchWriteCommand, UpdateCommand, type BatchWriteCommandInput, type BatchWriteCommandOutput } from '@aws-sdk/lib-dynamodb';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { OperationalTables, TableSession } from '../tasks/ports/operational-tables';
-import { roundCents, type OrderItem } from '../tasks/tables/items';
+import { roundCents } from '../tasks/tables/items';
 import { tableCall } from '../tasks/tables/table-errors';
+import { writeItems } from '../tasks/tables/write-items';
 import type { OrderRow } from './dimensions';
 import type { Product } from './population';
 
@@ -13,10 +14,7 @@ import type { Product } from './population';
 export const DEFAULT_FLOOR_OF_BASE = 0.7;
 export const DEFAULT_CEILING_OF_BASE = 1.3;
 
-/** DynamoDB's BatchWriteItem limit. */
-const BATCH_WRITE_ITEMS = 25;
 const PARALLEL_UPDATES = 16;
-const UNPROCESSED_BACKOFF_MS = 50;
 
 export interface SeedReport {
   readonly products: number;
@@ -36,9 +34,7 @@ export async function seedOperationalTables(tables: OperationalTables, products:
       for (let start = 0; start < products.length; start += PARALLEL_UPDATES) {
         await Promise.all(products.slice(start, start + PARALLEL_UPDATES).map((product) => upsertProduct(session, product)));
       }
-      for (let start = 0; start < orders.length; start += BATCH_WRITE_ITEMS) {
-        await putOrders(session, orders.slice(start, start + BATCH_WRITE_ITEMS));
-      }
+      await writeItems(session.doc, session.names.orders, orders);
       return { products: products.length, orders: orders.length };
     },
     { create: true },
@@ -70,14 +66,4 @@ async function upsertProduct(session: TableSession, product: Product): Promise<v
       }),
     ),
   );
-}
-
-async function putOrders(session: TableSession, orders: readonly OrderItem[]): Promise<void> {
-  let requests: BatchWriteCommandInput['RequestItems'] | undefined = { [session.names.orders]: orders.map((Item) => ({ PutRequest: { Item } })) };
-  for (let round = 0; requests !== undefined && Object.keys(requests).length > 0; round++) {
-    if (round > 0) await new Promise((resolve) => setTimeout(resolve, UNPROCESSED_BACKOFF_MS * round));
-    const input: BatchWriteCommandInput = { RequestItems: requests };
-    const response: BatchWriteCommandOutput = await tableCall('seeding orders', () => session.doc.send(new BatchWriteCommand(input)));
-    requests = response.UnprocessedItems;
-  }
 }

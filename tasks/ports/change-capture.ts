@@ -16,6 +16,12 @@ export interface ItemChange<T extends object = Record<string, unknown>> {
 }
 
 export interface ChangeCapture {
+  /**
+   * Runs `write` (read the items, record the changes, make them) while no other writer of the table
+   * runs its own, so that the records of a key come in the order its writes were made, as DynamoDB
+   * Streams orders them, although the writes themselves are not conditional.
+   */
+  exclusively<T>(write: () => Promise<T>): Promise<T>;
   /** Records `changes` durably, in order, before the caller writes them. */
   record(changes: readonly ItemChange<object>[]): Promise<void>;
 }

@@ -1,11 +1,8 @@
-import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { ChangeCapture, ItemChange } from '../ports/change-capture';
-import { CommitConflictError } from '../ports/errors';
-import { mapInFlight } from '../shared/map-in-flight';
 import type { TableSession } from '../ports/operational-tables';
 import type { PriceSignalItem } from '../tables/items';
 import { readItems } from '../tables/read-items';
-import { conditionalWrite } from '../tables/table-errors';
+import { writeItems } from '../tables/write-items';
 
 export interface SignalWriteResult {
   /** Signals inserted or changed: one stream record each. */
@@ -14,49 +11,32 @@ export interface SignalWriteResult {
   readonly unchanged: number;
 }
 
-const PARALLEL_PUTS = 16;
-const ATTEMPTS = 3;
-
 /**
  * Puts each signal whose item does not already hold the same `signal_id`, so that a rerun over the
- * same demand writes nothing and makes no stream record. Each put is conditional on the item it
- * replaces being the one read (optimistic: a concurrent writer of the same product and hour makes
- * this one re-read, and skip if that writer wrote the same signal). With `capture`, the changes are
- * recorded before they are written (see ChangeCapture).
+ * same demand writes nothing and makes no stream record. The puts go in batches (BatchWriteItem):
+ * a run with late events writes thousands of signals, and one conditional put each took most of
+ * its time. Two runs that write the same product and hour at once (neighbouring hours of a
+ * backfill) each write whole signals, and the last write stays: on AWS, DynamoDB Streams records
+ * both in the order they were made; with `capture`, the changes are recorded before they are
+ * written (see ChangeCapture), and writers take turns so that the log keeps that order too.
+ * `signals` holds at most one signal per product and hour.
  */
 export async function putChangedSignals(session: TableSession, signals: readonly PriceSignalItem[], capture?: ChangeCapture): Promise<SignalWriteResult> {
-  let pending = signals;
-  let written = 0;
-  let unchanged = 0;
-  for (let attempt = 1; pending.length > 0; attempt++) {
-    if (attempt > ATTEMPTS) {
-      throw new CommitConflictError(`${pending.length} price signal(s) were rewritten by another writer on each of ${ATTEMPTS} attempts, e.g. ${describe(pending[0]!)}`);
-    }
-    const stored = await readSignals(session, pending);
+  const write = async (): Promise<SignalWriteResult> => {
+    const stored = await readSignals(session, signals);
     const changes: ItemChange<PriceSignalItem>[] = [];
-    for (const signal of pending) {
+    for (const signal of signals) {
       const old = stored.get(keyOf(signal));
-      if (old?.signal_id === signal.signal_id) unchanged += 1;
-      else changes.push({ eventName: old === undefined ? 'INSERT' : 'MODIFY', keys: { product_id: signal.product_id, event_hour: signal.event_hour }, newImage: signal, ...(old === undefined ? {} : { oldImage: old }) });
+      if (old?.signal_id === signal.signal_id) continue;
+      changes.push({ eventName: old === undefined ? 'INSERT' : 'MODIFY', keys: { product_id: signal.product_id, event_hour: signal.event_hour }, newImage: signal, ...(old === undefined ? {} : { oldImage: old }) });
     }
-    if (changes.length > 0) await capture?.record(changes);
-    const conflicted: PriceSignalItem[] = [];
-    const applied = await mapInFlight(changes, PARALLEL_PUTS, (change) => putIfUnchanged(session, change));
-    applied.forEach((put, index) => {
-      if (put) written += 1;
-      else conflicted.push(changes[index]!.newImage);
-    });
-    pending = conflicted;
-  }
-  return { written, unchanged };
-}
-
-async function putIfUnchanged(session: TableSession, change: ItemChange<PriceSignalItem>): Promise<boolean> {
-  const condition =
-    change.oldImage === undefined
-      ? { ConditionExpression: 'attribute_not_exists(product_id)' }
-      : { ConditionExpression: 'signal_id = :read', ExpressionAttributeValues: { ':read': change.oldImage.signal_id } };
-  return conditionalWrite(`putting ${describe(change.newImage)}`, () => session.doc.send(new PutCommand({ TableName: session.names.priceSignals, Item: change.newImage, ...condition })));
+    if (changes.length > 0) {
+      await capture?.record(changes);
+      await writeItems(session.doc, session.names.priceSignals, changes.map((change) => change.newImage));
+    }
+    return { written: changes.length, unchanged: signals.length - changes.length };
+  };
+  return capture === undefined ? write() : capture.exclusively(write);
 }
 
 async function readSignals(session: TableSession, signals: readonly PriceSignalItem[]): Promise<Map<string, PriceSignalItem>> {
@@ -67,8 +47,4 @@ async function readSignals(session: TableSession, signals: readonly PriceSignalI
 
 function keyOf(signal: Pick<PriceSignalItem, 'product_id' | 'event_hour'>): string {
   return `${signal.product_id}/${signal.event_hour}`;
-}
-
-function describe(signal: PriceSignalItem): string {
-  return `the signal of product ${signal.product_id} for ${signal.event_hour}`;
 }

@@ -21,6 +21,13 @@ const INDEX_DIGITS = 6;
 const MAX_SEGMENT_RECORDS = 10 ** INDEX_DIGITS;
 
 /**
+ * The last writer in line on each log, by location, shared by every StreamLog of that log in this
+ * process. A promise chain rather than a lock library: turns are only taken within one process, since
+ * the writers write the tables too, which one process at a time holds (see LocalDynamoDb).
+ */
+const lastWriters = new Map<string, Promise<unknown>>();
+
+/**
  * The embedded default's DynamoDB stream of one table: a durable, append-only log of stream records
  * shaped as DynamoDB Streams delivers them (NEW_AND_OLD_IMAGES, images marshalled), and the
  * checkpoint of its one consumer.
@@ -44,6 +51,19 @@ export class StreamLog implements ChangeCapture {
     private readonly options: StreamLogOptions,
   ) {
     this.now = options.now ?? (() => new Date());
+  }
+
+  async exclusively<T>(write: () => Promise<T>): Promise<T> {
+    const location = this.store.locate(this.options.prefix);
+    const turn = (lastWriters.get(location) ?? Promise.resolve()).then(write);
+    // The next writer waits for this one to end, not to succeed.
+    const ended = turn.catch(() => undefined);
+    lastWriters.set(location, ended);
+    try {
+      return await turn;
+    } finally {
+      if (lastWriters.get(location) === ended) lastWriters.delete(location);
+    }
   }
 
   async record(changes: readonly ItemChange<object>[]): Promise<void> {

@@ -1,0 +1,35 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BatchWriteCommand, type BatchWriteCommandInput, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { TransientStorageError } from '../ports/errors';
+import { mapInFlight } from '../shared/map-in-flight';
+import { tableCall } from './table-errors';
+
+/** DynamoDB's BatchWriteItem limit. */
+const BATCH_WRITE_ITEMS = 25;
+const REQUESTS_IN_FLIGHT = 4;
+/** Requests of one batch before the items it still leaves unprocessed fail the call. */
+const BATCH_ROUNDS = 8;
+const UNPROCESSED_BACKOFF_MS = 50;
+
+/**
+ * Puts `items` into `table` whole and unconditionally: BatchWriteItem 25 items at a time, a few
+ * requests at once, sending again what DynamoDB left unprocessed (throttling) after a growing wait.
+ * Items still unprocessed after BATCH_ROUNDS requests fail the call with TransientStorageError,
+ * which the workflows retry. No two items may have the same key.
+ */
+export async function writeItems(doc: DynamoDBDocumentClient, table: string, items: readonly object[]): Promise<void> {
+  const batches: object[][] = [];
+  for (let start = 0; start < items.length; start += BATCH_WRITE_ITEMS) batches.push(items.slice(start, start + BATCH_WRITE_ITEMS));
+  await mapInFlight(batches, REQUESTS_IN_FLIGHT, async (batch) => {
+    let requests: BatchWriteCommandInput['RequestItems'] = { [table]: batch.map((item) => ({ PutRequest: { Item: item as Record<string, unknown> } })) };
+    for (let round = 1; ; round++) {
+      const input: BatchWriteCommandInput = { RequestItems: requests };
+      const { UnprocessedItems: unprocessed } = await tableCall(`writing ${table}`, () => doc.send(new BatchWriteCommand(input)));
+      const left = unprocessed?.[table]?.length ?? 0;
+      if (left === 0) return;
+      if (round === BATCH_ROUNDS) throw new TransientStorageError(`writing ${table}: ${left} item(s) still unprocessed after ${BATCH_ROUNDS} BatchWriteItem requests`);
+      requests = unprocessed!;
+      await sleep(UNPROCESSED_BACKOFF_MS * round);
+    }
+  });
+}
