@@ -1,9 +1,9 @@
 /**
  * Where a writer of a streamed table records each change before making it. On AWS nothing does:
  * DynamoDB Streams captures the table's changes itself. The embedded default's server has no
- * streams, so its writer records them, write-ahead: a change recorded and then not made (a crash,
- * a lost race) is made and recorded again by the retry, which the stream's consumers must and do
- * tolerate as they tolerate Streams' at-least-once delivery; a change is never made unrecorded.
+ * streams, so its writer records them, write-ahead: a change recorded and then not made (a crash)
+ * is made and recorded again by the retry, which the stream's consumers must and do tolerate as they
+ * tolerate Streams' at-least-once delivery; a change is never made unrecorded.
  */
 export interface ItemChange<T extends object = Record<string, unknown>> {
   /** As DynamoDB Streams names them; a writer that never deletes makes no REMOVE. */
