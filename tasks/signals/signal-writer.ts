@@ -14,8 +14,8 @@ export interface SignalWriteResult {
 /**
  * Puts each signal whose item does not already hold the same `signal_id`, so that a rerun over the
  * same demand writes nothing and makes no stream record. The puts go in batches (BatchWriteItem):
- * a run with late events writes thousands of signals, and one conditional put each took most of
- * its time. Two runs that write the same product and hour at once (neighbouring hours of a
+ * a run with late events writes thousands of signals, and a request each would take most of the
+ * step. Two runs that write the same product and hour at once (neighbouring hours of a
  * backfill) each write whole signals, and the last write stays: on AWS, DynamoDB Streams records
  * both in the order they were made; with `capture`, the changes are recorded before they are
  * written (see ChangeCapture), and writers take turns so that the log keeps that order too.

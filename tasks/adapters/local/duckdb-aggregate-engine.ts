@@ -42,7 +42,7 @@ export class DuckDbAggregateEngine implements AggregateEngine {
       memoryLimit: AGGREGATE_MEMORY_LIMIT,
       tempDirectory: path.join(this.store.scratchDir, `aggregate-spill-${randomUUID()}`),
       // The cores shared among the connections: the jobs already run side by side, and a small job on
-      // more threads than its share took about a third more CPU for no less time.
+      // more threads than its share takes about a third more CPU for no less time.
       threads: Math.max(1, Math.floor(availableParallelism() / connections)),
     });
     const engines = [engine];
