@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
 import { timestampValue, type DuckDBValue } from '@duckdb/node-api';
-import { parametersOf, querySql, statementOf } from '../../aggregate/queries';
+import { AGGREGATE_QUERIES, parametersOf, querySql, statementOf, type AggregateQuery } from '../../aggregate/queries';
 import { eventPartitionsOverlapping, EVENTS_TABLE, USERS_DIMENSION_KEY } from '../../curated/layout';
 import { readWindowKey, type AggregateEngine, type AggregateRun, type AggregateSession, type AggregateUnload } from '../../ports/aggregate-engine';
 import type { CatalogSnapshot, PartitionState } from '../../ports/catalog';
@@ -63,6 +63,12 @@ const MAX_SMALL_WINDOW_ROWS = 200_000;
 /** What a lane's view `events` reads when it reads the table of the small windows. */
 const SMALL_WINDOWS = 'small windows';
 
+/** The windows whose rows the table `small_windows` holds, by readWindowKey, and the event times they span. */
+interface SmallWindows {
+  readonly windows: ReadonlySet<string>;
+  readonly span: { readonly start: Date; readonly end: Date } | undefined;
+}
+
 /**
  * The table `small_windows`: the rows of every partition that the run's small windows read (a run
  * with late events has dozens of hours holding a few thousand rows each), loaded once, in event time
@@ -70,25 +76,27 @@ const SMALL_WINDOWS = 'small windows';
  * Parquet files. The table holds more hours than any one job reads, which changes no result: every
  * query bounds its own event times to its window (its period with its look-back and look-ahead),
  * and the table holds every row of the hours it bounds to. Windows are taken in the order given
- * while their rows together stay within `maxRows`. Returns the windows it holds, by readWindowKey.
+ * while their rows together stay within `maxRows`.
  */
-async function loadSmallWindows(engine: DuckDbQueryEngine, snapshot: CatalogSnapshot, reads: AggregateRun['reads'], store: ObjectStore, maxRows: number): Promise<Set<string>> {
-  const held = new Set<string>();
+async function loadSmallWindows(engine: DuckDbQueryEngine, snapshot: CatalogSnapshot, reads: AggregateRun['reads'], store: ObjectStore, maxRows: number): Promise<SmallWindows> {
+  const windows = new Set<string>();
   const partitions: Record<string, PartitionState> = {};
   let rows = 0;
+  let span: SmallWindows['span'];
   for (const read of reads) {
     const window = readWindowKey(read);
-    if (held.has(window)) continue;
+    if (windows.has(window)) continue;
     const needed = eventPartitionsOverlapping(snapshot, read.start.getTime(), read.end.getTime());
     const windowRows = rowsOf(Object.values(needed));
     const added = rowsOf(Object.entries(needed).filter(([key]) => !partitions[key]).map(([, state]) => state));
     if (windowRows > MAX_SMALL_WINDOW_ROWS || rows + added > maxRows) continue;
     Object.assign(partitions, needed);
     rows += added;
-    held.add(window);
+    windows.add(window);
+    span = { start: span && span.start < read.start ? span.start : read.start, end: span && span.end > read.end ? span.end : read.end };
   }
-  if (held.size > 0) await engine.run(`CREATE TABLE small_windows AS ${curatedEventsSql(withPartitions(snapshot, partitions), store)} ORDER BY event_time`);
-  return held;
+  if (windows.size > 0) await engine.run(`CREATE TABLE small_windows AS ${curatedEventsSql(withPartitions(snapshot, partitions), store)} ORDER BY event_time`);
+  return { windows, span };
 }
 
 /** One connection of a session, and what its view `events` reads: a window's Parquet files, or `SMALL_WINDOWS`. */
@@ -102,14 +110,15 @@ class DuckDbAggregateSession implements AggregateSession {
   private readonly lanes: Lane[];
   /** Callers of acquire() waiting for a connection to become idle. */
   private readonly waiting: (() => void)[] = [];
-  /** Per query: its result's header line and the SELECT that turns its rows into UNLOAD's text. */
+  /** Per query: its result's header line and its fields as UNLOAD's text. */
   private readonly csvShapes = new Map<string, Promise<CsvShape>>();
+  /** Per query with an hour column: its CSV lines for every hour of the small windows (see smallHourCsv). */
+  private readonly smallHours = new Map<string, Promise<SmallHours>>();
 
   constructor(
     private readonly engines: readonly DuckDbQueryEngine[],
     private readonly snapshot: CatalogSnapshot,
-    /** The windows that the table `small_windows` holds. */
-    private readonly smallWindows: ReadonlySet<string>,
+    private readonly smallWindows: SmallWindows,
     private readonly store: ObjectStore,
     /** Where Parquet files are written before they move into the store. */
     private readonly scratch: string,
@@ -122,22 +131,24 @@ class DuckDbAggregateSession implements AggregateSession {
   }
 
   async unload(job: AggregateUnload): Promise<string[]> {
-    const startMs = job.reads.start.getTime();
-    const endMs = job.reads.end.getTime();
     const window = readWindowKey(job.reads);
-    const reads = this.smallWindows.has(window) ? SMALL_WINDOWS : window;
+    const reads = this.smallWindows.windows.has(window) ? SMALL_WINDOWS : window;
+    const hourColumn = AGGREGATE_QUERIES.find(({ name }) => name === job.query)?.hourColumn;
+    if (reads === SMALL_WINDOWS && hourColumn !== undefined && job.outputs.every(({ format }) => format === 'csv')) {
+      const csv = await this.smallHourCsv(job, hourColumn);
+      for (const { key } of job.outputs) await this.store.put(key, csv);
+      return job.outputs.map(({ key }) => key);
+    }
     const lane = await this.acquire(reads);
     try {
-      if (lane.reads !== reads) {
-        lane.reads = undefined;
-        const source = reads === SMALL_WINDOWS ? 'SELECT * FROM small_windows' : curatedEventsSql(withPartitions(this.snapshot, eventPartitionsOverlapping(this.snapshot, startMs, endMs)), this.store);
-        await lane.engine.run(`CREATE OR REPLACE TEMP VIEW events AS ${source}`);
-        lane.reads = reads;
-      }
+      await this.readEvents(lane, reads, job.reads);
       await computeAggregateResult(lane.engine, job);
       for (const { key, format } of job.outputs) {
         if (format === 'csv') {
-          await this.store.put(key, await this.resultAsCsv(lane.engine, job.query));
+          const { header, texts } = await this.csvShape(lane.engine, job.query);
+          // A table scan keeps insertion order, which is the query's ORDER BY.
+          const result = await lane.engine.query(`SELECT ${texts.join(', ')} FROM aggregate_result`);
+          await this.store.put(key, header + result.rows.map((row) => csvLine(row as (string | null)[])).join(''));
         } else {
           await fs.mkdir(this.scratch, { recursive: true });
           const local = path.join(this.scratch, `${job.query}-${randomUUID()}.parquet`);
@@ -147,8 +158,55 @@ class DuckDbAggregateSession implements AggregateSession {
       }
       return job.outputs.map(({ key }) => key);
     } finally {
-      lane.busy = false;
-      this.waiting.shift()?.();
+      this.release(lane);
+    }
+  }
+
+  /** Points the lane's view `events` at `reads`: the table of the small windows, or the partitions of the window `bounds`. */
+  private async readEvents(lane: Lane, reads: string, bounds: AggregateUnload['reads']): Promise<void> {
+    if (lane.reads === reads) return;
+    lane.reads = undefined;
+    const source =
+      reads === SMALL_WINDOWS
+        ? 'SELECT * FROM small_windows'
+        : curatedEventsSql(withPartitions(this.snapshot, eventPartitionsOverlapping(this.snapshot, bounds.start.getTime(), bounds.end.getTime())), this.store);
+    await lane.engine.run(`CREATE OR REPLACE TEMP VIEW events AS ${source}`);
+    lane.reads = reads;
+  }
+
+  /**
+   * The CSV of a job over a small window whose query has an hour column: its hour's lines, cut from one
+   * run of the query over every small window's events. A run with late events has dozens of such hours,
+   * and a statement's planning and start-up, not its rows, are most of a small hour's cost.
+   */
+  private async smallHourCsv(job: AggregateUnload, hourColumn: NonNullable<AggregateQuery['hourColumn']>): Promise<string> {
+    let hours = this.smallHours.get(job.query);
+    if (!hours) {
+      hours = this.computeSmallHours(job, hourColumn);
+      this.smallHours.set(job.query, hours);
+    }
+    const { header, linesByHour } = await hours;
+    return header + (linesByHour.get(job.period) ?? []).join('');
+  }
+
+  private async computeSmallHours(job: AggregateUnload, hourColumn: string): Promise<SmallHours> {
+    const span = this.smallWindows.span as NonNullable<SmallWindows['span']>;
+    const lane = await this.acquire(SMALL_WINDOWS);
+    try {
+      await this.readEvents(lane, SMALL_WINDOWS, job.reads);
+      await computeAggregateResult(lane.engine, { query: job.query, parameters: { ...job.parameters, hour_start: span.start, hour_end: span.end } });
+      const { header, texts } = await this.csvShape(lane.engine, job.query);
+      const hour = `strftime(date_trunc('hour', ${sqlIdentifier(hourColumn)}), '%Y-%m-%dT%H')`;
+      const result = await lane.engine.query(`SELECT ${hour}, ${texts.join(', ')} FROM aggregate_result`);
+      const linesByHour = new Map<string, string[]>();
+      for (const [period, ...fields] of result.rows as [string, ...(string | null)[]][]) {
+        const lines = linesByHour.get(period) ?? [];
+        lines.push(csvLine(fields));
+        linesByHour.set(period, lines);
+      }
+      return { header, linesByHour };
+    } finally {
+      this.release(lane);
     }
   }
 
@@ -165,22 +223,24 @@ class DuckDbAggregateSession implements AggregateSession {
     }
   }
 
+  private release(lane: Lane): void {
+    lane.busy = false;
+    this.waiting.shift()?.();
+  }
+
   /**
-   * The temp table `aggregate_result` as UNLOAD writes CSV: `|` between fields, a header, `\n` after
-   * every row; NULL as an empty field, an empty string as `""`; a field holding `|`, `"`, CR or LF in
-   * double quotes with quotes doubled; timestamps `YYYY-MM-DD HH:MM:SS`; decimals with their scale.
+   * How the temp table `aggregate_result` of `query` becomes UNLOAD's CSV: `|` between fields, a header,
+   * `\n` after every row; NULL as an empty field, an empty string as `""`; a field holding `|`, `"`, CR
+   * or LF in double quotes with quotes doubled; timestamps `YYYY-MM-DD HH:MM:SS`; decimals with their scale.
    */
-  private async resultAsCsv(engine: DuckDbQueryEngine, query: string): Promise<string> {
+  private csvShape(engine: DuckDbQueryEngine, query: string): Promise<CsvShape> {
     // A query's result has the same columns whatever its period: described once per run.
     let shape = this.csvShapes.get(query);
     if (!shape) {
       shape = csvShapeOf(engine);
       this.csvShapes.set(query, shape);
     }
-    const { header, select } = await shape;
-    // A table scan keeps insertion order, which is the query's ORDER BY.
-    const result = await engine.query(select);
-    return header + result.rows.map((row) => csvLine(row as (string | null)[])).join('');
+    return shape;
   }
 
   async close(): Promise<void> {
@@ -235,16 +295,23 @@ function duckDbValueOf(value: Date | number): DuckDBValue {
 
 interface CsvShape {
   readonly header: string;
-  readonly select: string;
+  /** Each column of `aggregate_result` as an expression of its text. */
+  readonly texts: readonly string[];
 }
 
-/** The header of `aggregate_result` and a SELECT of its fields as UNLOAD's text: timestamps to the second, the rest as DuckDB casts them. */
+/** A query's CSV lines over the small windows, by hour (`YYYY-MM-DDTHH`), each hour's in the query's order. */
+interface SmallHours {
+  readonly header: string;
+  readonly linesByHour: ReadonlyMap<string, string[]>;
+}
+
+/** The header of `aggregate_result` and its fields as UNLOAD's text: timestamps to the second, the rest as DuckDB casts them. */
 async function csvShapeOf(engine: DuckDbQueryEngine): Promise<CsvShape> {
   const described = await engine.query('DESCRIBE aggregate_result');
   const columns = described.rows.map((row) => ({ name: String(row[0]), type: String(row[1]) }));
   const texts = columns.map(({ name, type }) =>
     type.startsWith('TIMESTAMP') ? `strftime(${sqlIdentifier(name)}, '%Y-%m-%d %H:%M:%S')` : `CAST(${sqlIdentifier(name)} AS VARCHAR)`,
   );
-  return { header: csvLine(columns.map(({ name }) => name)), select: `SELECT ${texts.join(', ')} FROM aggregate_result` };
+  return { header: csvLine(columns.map(({ name }) => name)), texts };
 }
 

@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import { createAggregateHandler } from '../../../tasks/aggregate/handler';
-import { AGGREGATE_QUERY_NAMES, aggregateKey } from '../../../tasks/aggregate/queries';
+import { AGGREGATE_QUERIES, AGGREGATE_QUERY_NAMES, aggregateKey } from '../../../tasks/aggregate/queries';
 import { planAggregates, runAggregate } from '../../../tasks/aggregate/run';
 import { csvField } from '../../../tasks/aggregate/aggregate-csv';
 import { DuckDbAggregateEngine } from '../../../tasks/adapters/local/duckdb-aggregate-engine';
@@ -92,6 +92,26 @@ describe('runAggregate', () => {
     expect(inMemory.hours.length).toBeGreaterThan(1);
     expect(fromParquet).toEqual(inMemory);
     expect(await aggregateFiles(lake)).toEqual(held);
+  });
+
+  it('cuts each hour of a query with an hour column from one run over all the small hours, byte for byte what a run over that hour alone writes', async () => {
+    const lake = await aggregatedLake();
+    const cut = await aggregateFiles(lake);
+    for (const key of cut.keys()) await lake.store.delete(key);
+    await runAggregate({ executionId: EXECUTION, hour: `${DAY}T06`, partitions: lake.merged.partitionsTouched }, { ...lake, engine: new DuckDbAggregateEngine(lake.store, { smallWindowsRows: 0 }) });
+    const alone = await aggregateFiles(lake);
+    const withHourColumn = AGGREGATE_QUERIES.filter(({ hourColumn }) => hourColumn !== undefined);
+    expect(withHourColumn.map(({ name }) => name)).toEqual(expect.arrayContaining(['events_by_name', 'active_users_per_minute', 'top_regions', 'product_demand']));
+    for (const query of withHourColumn) {
+      // Only a query whose rows each depend on their own hour's events can be run over many hours at once.
+      expect(query).toMatchObject({ grain: 'hour', lookbackHours: 0, lookaheadHours: 0 });
+      for (const hour of ['04', '05', '06']) {
+        const key = aggregateKey(query.name, `${DAY}T${hour}`, 'csv');
+        expect([key, cut.get(key)?.toString('utf8')]).toEqual([key, alone.get(key)?.toString('utf8')]);
+      }
+    }
+    // An hour without rows still gets its header.
+    expect(cut.get(aggregateKey('purchase_price_by_segment', `${DAY}T04`, 'csv'))?.toString('utf8')).toBe('minute|segment|purchases|avg_price\n');
   });
 
   it('changes exactly the late hour\'s aggregates when a late event is merged into it', async () => {
