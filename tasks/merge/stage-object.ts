@@ -14,8 +14,12 @@ export interface StageObjectTask {
 
 /** What one raw object yields: its accepted events as staging CSV, and its rejects kept whole. */
 export interface StagedRecords {
-  /** UTF-8 CSV, one line per accepted event, fields in `STAGED_COLUMNS` order; empty when none was accepted. */
-  readonly csv: Uint8Array;
+  /**
+   * UTF-8 CSV, one line per accepted event, fields in `STAGED_COLUMNS` order, in chunks to be written
+   * one after another (none when no record was accepted). Each chunk is the only view of its memory, so
+   * that a worker thread can hand the chunks over instead of copying them.
+   */
+  readonly csv: Uint8Array[];
   readonly records: number;
   readonly valid: number;
   readonly rejects: RejectLine[];
@@ -105,7 +109,7 @@ export function stageObject(task: StageObjectTask): StagedRecords {
     );
     valid += 1;
   }
-  return { csv: csv.bytes(), records, valid, rejects, rejectedByReason };
+  return { csv: csv.chunks(), records, valid, rejects, rejectedByReason };
 }
 
 /**
@@ -123,14 +127,16 @@ class CsvBuffer {
     // A UTF-8 encoding takes at most 3 bytes per UTF-16 code unit.
     if (this.offset + line.length * 3 > this.chunk.length) {
       this.full.push(this.chunk.subarray(0, this.offset));
+      // At least a megabyte, so never from Node's shared pool of small buffers: each chunk owns its memory.
       this.chunk = Buffer.allocUnsafe(Math.max(CsvBuffer.CHUNK_BYTES, line.length * 3));
       this.offset = 0;
     }
     this.offset += this.chunk.write(line, this.offset);
   }
 
-  bytes(): Uint8Array {
-    return Buffer.concat([...this.full, this.chunk.subarray(0, this.offset)]);
+  /** The lines written, as the chunks that hold them, without copying them into one buffer. */
+  chunks(): Uint8Array[] {
+    return [...this.full, this.chunk.subarray(0, this.offset)].filter((chunk) => chunk.byteLength > 0);
   }
 }
 

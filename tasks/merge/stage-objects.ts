@@ -55,7 +55,7 @@ export async function stageObjects(objects: readonly DataFile[], store: ObjectSt
   const settle = async () => {
     const { object, index, arrivalHour, result } = inFlight.shift()!;
     const records = await result;
-    if (records.csv.byteLength > 0) await out.write(records.csv);
+    if (records.csv.length > 0) await out.writev(records.csv);
     recordsRead += records.records;
     valid += records.valid;
     for (const [reason, n] of Object.entries(records.rejectedByReason)) rejectedByReason[reason] = (rejectedByReason[reason] ?? 0) + n;

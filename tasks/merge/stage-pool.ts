@@ -2,7 +2,10 @@ import * as path from 'node:path';
 import { Piscina } from 'piscina';
 import { stageObject, type StagedRecords, type StageObjectTask } from './stage-object';
 
-/** Stages one raw object: on this thread or on a worker thread, with the same result. */
+/**
+ * Stages one raw object: on this thread or on a worker thread, with the same result. A worker thread
+ * takes the task's body over when the body is the only view of its memory: the caller must not read it after.
+ */
 export type ObjectStager = (task: StageObjectTask) => Promise<StagedRecords>;
 
 /** How a merge stages its objects: the stager, how many objects at once, and what to free once staging is done. */
@@ -33,9 +36,15 @@ export function createStagePool(threads: number): StagePool {
     idleTimeout: 30_000,
   });
   return {
-    stage: (task) => pool.run(task),
+    // Moved, not copied (raw objects are tens of megabytes), when the body is all of its memory, as a
+    // file read gives it: a small Buffer is a view into a pool that other Buffers share.
+    stage: (task) => pool.run(task, isWholeBuffer(task.body) ? { transferList: [task.body.buffer as ArrayBuffer] } : {}),
     close: () => pool.destroy(),
   };
+}
+
+function isWholeBuffer(view: Uint8Array): boolean {
+  return view.buffer instanceof ArrayBuffer && view.byteOffset === 0 && view.byteLength === view.buffer.byteLength;
 }
 
 /**

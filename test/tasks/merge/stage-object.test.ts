@@ -34,9 +34,9 @@ function task(records: readonly unknown[], overrides: Partial<StageObjectTask> =
 }
 
 /** Reads staging CSV back the way the merge does. */
-async function readBack(csv: Uint8Array): Promise<Record<string, unknown>[]> {
+async function readBack(csv: readonly Uint8Array[]): Promise<Record<string, unknown>[]> {
   const file = path.join(dir, `${Math.random().toString(36).slice(2)}.csv`);
-  await fs.writeFile(file, csv);
+  await fs.writeFile(file, Buffer.concat(csv));
   const columns = Object.entries(STAGED_COLUMNS)
     .map(([name, type]) => `${name}: '${type}'`)
     .join(', ');
@@ -135,12 +135,31 @@ describe('stageObject', () => {
     expect(staged.rejectedByReason).toEqual({ malformed_json: 1, 'invalid_field:click_id': 1 });
   });
 
-  it('gives the same result on a worker thread as on this one', async () => {
+  it('gives the same result on a worker thread as on this one, which the raw bytes move to instead of being copied', async () => {
     const pool = createStagePool(1);
     try {
-      const input = task([{ click_id: 'a"b', timestamp: '2021-07-12 05:00:00', event_name: 'x', user_ip: '81.2.69.160' }, '{broken']);
+      const records = task([{ click_id: 'a"b', timestamp: '2021-07-12 05:00:00', event_name: 'x', user_ip: '81.2.69.160' }, '{broken']);
+      // A body read from a file owns its memory, as this copy does.
+      const input = { ...records, body: new Uint8Array(records.body) };
+      const onThisThread = stageObject({ ...input, body: Buffer.from(input.body) });
       const onWorker = await pool.stage(input);
-      expect({ ...onWorker, csv: Buffer.from(onWorker.csv).toString() }).toEqual({ ...stageObject(input), csv: Buffer.from(stageObject(input).csv).toString() });
+      expect(input.body.byteLength).toBe(0);
+      expect({ ...onWorker, csv: Buffer.concat(onWorker.csv).toString() }).toEqual({ ...onThisThread, csv: Buffer.concat(onThisThread.csv).toString() });
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('leaves a body that shares its memory with other Buffers where it is', async () => {
+    const pool = createStagePool(1);
+    try {
+      const body = Buffer.from(gzipSync(Buffer.from(JSON.stringify({ click_id: 'a', timestamp: '2021-07-12 05:00:00', event_name: 'x' }))));
+      const neighbour = Buffer.from('shares the pool');
+      expect(body.buffer).toBe(neighbour.buffer);
+      const staged = await pool.stage(task([], { body }));
+      expect(staged.valid).toBe(1);
+      expect(body.byteLength).toBeGreaterThan(0);
+      expect(neighbour.toString()).toBe('shares the pool');
     } finally {
       await pool.close();
     }
