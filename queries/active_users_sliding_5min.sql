@@ -5,15 +5,18 @@
 -- Parameters: $hour_start, $hour_end (TIMESTAMP, the event hour [start, end), UTC).
 with
 
-window_events as (
+-- each user's clicks per minute: one row per user and minute, so that the spread below multiplies
+-- thousands of rows by five, not the hour's millions of events
+user_minutes as (
 
-    select date_trunc('minute', event_time) as event_minute, user_id
+    select date_trunc('minute', event_time) as event_minute, user_id, count(*) as clicks
     from events
     where event_time >= $hour_start - interval '4 minutes' and event_time < $hour_end
+    group by date_trunc('minute', event_time), user_id
 
 ),
 
--- an event counts in the window of its own minute and of the four minutes after it
+-- a user's minute counts in the window of its own minute and of the four minutes after it
 offsets as (
 
     select 0 as minutes_after
@@ -27,9 +30,10 @@ offsets as (
 spread as (
 
     select
-        window_events.event_minute + offsets.minutes_after * interval '1 minute' as minute,
-        window_events.user_id
-    from window_events
+        user_minutes.event_minute + offsets.minutes_after * interval '1 minute' as minute,
+        user_minutes.user_id,
+        user_minutes.clicks
+    from user_minutes
     cross join offsets
 
 ),
@@ -39,7 +43,7 @@ final as (
     select
         minute,
         count(distinct user_id) as users,
-        count(*) as clicks
+        cast(sum(clicks) as bigint) as clicks
     from spread
     where minute >= $hour_start and minute < $hour_end
     group by minute
