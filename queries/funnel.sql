@@ -17,35 +17,39 @@ window_events as (
 
 ),
 
--- one pass over each user's events: the time of the event before, and each event's position
-positioned as (
+-- a gap of more than 30 minutes never falls inside a minute, so sessions are found over each user's
+-- minutes, one row per user and minute, instead of by sorting every event
+user_minutes as (
 
-    select
-        user_id,
-        event_time,
-        event_name,
-        lag(event_time) over (partition by user_id order by event_time, click_id) as previous_time,
-        row_number() over (partition by user_id order by event_time, click_id) as position
+    select user_id, date_trunc('minute', event_time) as minute, min(event_time) as first_time, max(event_time) as last_time
     from window_events
+    group by user_id, date_trunc('minute', event_time)
 
 ),
 
--- a session starts after a gap of more than 30 minutes (or nothing) and lasts until the next start
+neighboured_minutes as (
+
+    select user_id, first_time, lag(last_time) over (partition by user_id order by minute) as previous_time
+    from user_minutes
+
+),
+
+-- a session starts after a gap of more than 30 minutes (or nothing) and lasts until the next start; no
+-- event shares a start's time and precedes it, so [started_at, next_started_at) holds exactly its events
 starts as (
 
     select
         user_id,
-        event_time as started_at,
-        position as first_position,
-        lead(position) over (partition by user_id order by position) as next_first_position
-    from positioned
-    where previous_time is null or event_time > previous_time + interval '30 minutes'
+        first_time as started_at,
+        lead(first_time) over (partition by user_id order by first_time) as next_started_at
+    from neighboured_minutes
+    where previous_time is null or first_time > previous_time + interval '30 minutes'
 
 ),
 
 period_sessions as (
 
-    select user_id, first_position, next_first_position, date_trunc('hour', started_at) as hour
+    select user_id, started_at, next_started_at, date_trunc('hour', started_at) as hour
     from starts
     where started_at >= $hour_start and started_at < $hour_end
 
@@ -54,63 +58,111 @@ period_sessions as (
 -- the funnel events of the period's sessions, each with the session it belongs to
 session_steps as (
 
-    select period_sessions.user_id, period_sessions.first_position, positioned.event_name, positioned.position
+    select period_sessions.user_id, period_sessions.started_at, window_events.event_name, window_events.event_time, window_events.click_id
     from period_sessions
-    inner join positioned
-        on positioned.user_id = period_sessions.user_id
-        and positioned.position >= period_sessions.first_position
-        and (period_sessions.next_first_position is null or positioned.position < period_sessions.next_first_position)
-    where positioned.event_name in ('Search', 'ViewContent', 'AddToCart', 'Purchase')
+    inner join window_events
+        on window_events.user_id = period_sessions.user_id
+        and window_events.event_time >= period_sessions.started_at
+        and (period_sessions.next_started_at is null or window_events.event_time < period_sessions.next_started_at)
+    where window_events.event_name in ('Search', 'ViewContent', 'AddToCart', 'Purchase')
 
 ),
 
--- each step is the first event of its name after the step before it: the earliest match is never
--- worse for the steps that follow, so a session completes the funnel exactly when this chain does
-searched as (
+-- each step is the first event of its name after the step before it, in (event_time, click_id) order:
+-- the earliest match is never worse for the steps that follow, so a session completes the funnel
+-- exactly when this chain does. The first of a step's candidates: the least click_id at the earliest time.
+searches as (
 
-    select user_id, first_position, min(position) as position
+    select user_id, started_at, event_time, click_id
     from session_steps
     where event_name = 'Search'
-    group by user_id, first_position
+
+),
+
+searched as (
+
+    select searches.user_id, searches.started_at, searches.event_time, min(searches.click_id) as click_id
+    from searches
+    inner join (
+        select user_id, started_at, min(event_time) as event_time
+        from searches
+        group by user_id, started_at
+    ) as earliest
+        on earliest.user_id = searches.user_id
+        and earliest.started_at = searches.started_at
+        and earliest.event_time = searches.event_time
+    group by searches.user_id, searches.started_at, searches.event_time
+
+),
+
+views_after_search as (
+
+    select session_steps.user_id, session_steps.started_at, session_steps.event_time, session_steps.click_id
+    from session_steps
+    inner join searched
+        on searched.user_id = session_steps.user_id
+        and searched.started_at = session_steps.started_at
+        and (session_steps.event_time > searched.event_time
+            or (session_steps.event_time = searched.event_time and session_steps.click_id > searched.click_id))
+    where session_steps.event_name = 'ViewContent'
 
 ),
 
 viewed as (
 
-    select session_steps.user_id, session_steps.first_position, min(session_steps.position) as position
+    select views_after_search.user_id, views_after_search.started_at, views_after_search.event_time, min(views_after_search.click_id) as click_id
+    from views_after_search
+    inner join (
+        select user_id, started_at, min(event_time) as event_time
+        from views_after_search
+        group by user_id, started_at
+    ) as earliest
+        on earliest.user_id = views_after_search.user_id
+        and earliest.started_at = views_after_search.started_at
+        and earliest.event_time = views_after_search.event_time
+    group by views_after_search.user_id, views_after_search.started_at, views_after_search.event_time
+
+),
+
+carts_after_view as (
+
+    select session_steps.user_id, session_steps.started_at, session_steps.event_time, session_steps.click_id
     from session_steps
-    inner join searched
-        on searched.user_id = session_steps.user_id
-        and searched.first_position = session_steps.first_position
-        and session_steps.position > searched.position
-    where session_steps.event_name = 'ViewContent'
-    group by session_steps.user_id, session_steps.first_position
+    inner join viewed
+        on viewed.user_id = session_steps.user_id
+        and viewed.started_at = session_steps.started_at
+        and (session_steps.event_time > viewed.event_time
+            or (session_steps.event_time = viewed.event_time and session_steps.click_id > viewed.click_id))
+    where session_steps.event_name = 'AddToCart'
 
 ),
 
 added_to_cart as (
 
-    select session_steps.user_id, session_steps.first_position, min(session_steps.position) as position
-    from session_steps
-    inner join viewed
-        on viewed.user_id = session_steps.user_id
-        and viewed.first_position = session_steps.first_position
-        and session_steps.position > viewed.position
-    where session_steps.event_name = 'AddToCart'
-    group by session_steps.user_id, session_steps.first_position
+    select carts_after_view.user_id, carts_after_view.started_at, carts_after_view.event_time, min(carts_after_view.click_id) as click_id
+    from carts_after_view
+    inner join (
+        select user_id, started_at, min(event_time) as event_time
+        from carts_after_view
+        group by user_id, started_at
+    ) as earliest
+        on earliest.user_id = carts_after_view.user_id
+        and earliest.started_at = carts_after_view.started_at
+        and earliest.event_time = carts_after_view.event_time
+    group by carts_after_view.user_id, carts_after_view.started_at, carts_after_view.event_time
 
 ),
 
-purchased as (
+purchases_after_cart as (
 
-    select session_steps.user_id, session_steps.first_position, min(session_steps.position) as position
+    select session_steps.user_id, session_steps.started_at, session_steps.event_time, session_steps.click_id
     from session_steps
     inner join added_to_cart
         on added_to_cart.user_id = session_steps.user_id
-        and added_to_cart.first_position = session_steps.first_position
-        and session_steps.position > added_to_cart.position
+        and added_to_cart.started_at = session_steps.started_at
+        and (session_steps.event_time > added_to_cart.event_time
+            or (session_steps.event_time = added_to_cart.event_time and session_steps.click_id > added_to_cart.click_id))
     where session_steps.event_name = 'Purchase'
-    group by session_steps.user_id, session_steps.first_position
 
 ),
 
@@ -125,13 +177,16 @@ final as (
         count(distinct purchased.user_id) as purchased_after_cart
     from period_sessions
     left join searched
-        on searched.user_id = period_sessions.user_id and searched.first_position = period_sessions.first_position
+        on searched.user_id = period_sessions.user_id and searched.started_at = period_sessions.started_at
     left join viewed
-        on viewed.user_id = period_sessions.user_id and viewed.first_position = period_sessions.first_position
+        on viewed.user_id = period_sessions.user_id and viewed.started_at = period_sessions.started_at
     left join added_to_cart
-        on added_to_cart.user_id = period_sessions.user_id and added_to_cart.first_position = period_sessions.first_position
-    left join purchased
-        on purchased.user_id = period_sessions.user_id and purchased.first_position = period_sessions.first_position
+        on added_to_cart.user_id = period_sessions.user_id and added_to_cart.started_at = period_sessions.started_at
+    left join (
+        select distinct user_id, started_at
+        from purchases_after_cart
+    ) as purchased
+        on purchased.user_id = period_sessions.user_id and purchased.started_at = period_sessions.started_at
     group by period_sessions.hour
 
 )

@@ -10,68 +10,68 @@ with
 
 window_events as (
 
-    select user_id, click_id, event_time
+    select user_id, event_time
     from events
     where event_time >= $hour_start - interval '30 minutes'
         and event_time < $hour_end + interval '1 hour'
 
 ),
 
--- one pass over each user's events gives both neighbours and the position of every event
-neighboured as (
+-- a gap of more than 30 minutes never falls inside a minute, so sessions are found over each user's
+-- minutes, one row per user and minute, instead of by sorting every event
+user_minutes as (
 
     select
         user_id,
-        event_time,
-        lag(event_time) over (partition by user_id order by event_time, click_id) as previous_time,
-        lead(event_time) over (partition by user_id order by event_time, click_id) as next_time,
-        row_number() over (partition by user_id order by event_time, click_id) as position
+        date_trunc('minute', event_time) as minute,
+        min(event_time) as first_time,
+        max(event_time) as last_time,
+        count(*) as events
     from window_events
+    group by user_id, date_trunc('minute', event_time)
 
 ),
 
--- a session's first event follows a gap of more than 30 minutes (or nothing); its last event is
--- followed by one (or nothing): the k-th first event of a user and the k-th last belong to one session
-boundaries as (
+neighboured_minutes as (
 
     select
         user_id,
-        event_time,
-        position,
-        case when previous_time is null or event_time > previous_time + interval '30 minutes' then 1 else 0 end as is_first,
-        case when next_time is null or next_time > event_time + interval '30 minutes' then 1 else 0 end as is_last
-    from neighboured
-    where previous_time is null or event_time > previous_time + interval '30 minutes'
-        or next_time is null or next_time > event_time + interval '30 minutes'
+        minute,
+        first_time,
+        last_time,
+        events,
+        lag(last_time) over (partition by user_id order by minute) as previous_time
+    from user_minutes
 
 ),
 
-firsts as (
+-- a minute whose first event follows the user's previous event by more than 30 minutes (or nothing)
+-- starts a session; a session holds its first minute and the user's minutes up to the next start
+numbered_minutes as (
 
-    select user_id, event_time as started_at, position, row_number() over (partition by user_id order by position) as session_number
-    from boundaries
-    where is_first = 1
-
-),
-
-lasts as (
-
-    select user_id, event_time as ended_at, position, row_number() over (partition by user_id order by position) as session_number
-    from boundaries
-    where is_last = 1
+    select
+        user_id,
+        first_time,
+        last_time,
+        events,
+        sum(case when previous_time is null or first_time > previous_time + interval '30 minutes' then 1 else 0 end) over (
+            partition by user_id
+            order by minute
+            rows between unbounded preceding and current row
+        ) as session_number
+    from neighboured_minutes
 
 ),
 
 user_sessions as (
 
     select
-        firsts.user_id,
-        firsts.started_at,
-        lasts.ended_at,
-        lasts.position - firsts.position + 1 as events
-    from firsts
-    inner join lasts
-        on lasts.user_id = firsts.user_id and lasts.session_number = firsts.session_number
+        user_id,
+        min(first_time) as started_at,
+        max(last_time) as ended_at,
+        cast(sum(events) as bigint) as events
+    from numbered_minutes
+    group by user_id, session_number
 
 ),
 
