@@ -55,7 +55,9 @@ period_sessions as (
 
 ),
 
--- the funnel events of the period's sessions, each with the session it belongs to
+-- the funnel events of the period's sessions, each with the session it belongs to; a session is followed
+-- until the end of the hour after its own (the look-ahead) also when a run covers more hours, so that an
+-- hour's row depends only on the events of its own window
 session_steps as (
 
     select period_sessions.user_id, period_sessions.started_at, window_events.event_name, window_events.event_time, window_events.click_id
@@ -64,6 +66,7 @@ session_steps as (
         on window_events.user_id = period_sessions.user_id
         and window_events.event_time >= period_sessions.started_at
         and (period_sessions.next_started_at is null or window_events.event_time < period_sessions.next_started_at)
+        and window_events.event_time < period_sessions.hour + interval '2 hours'
     where window_events.event_name in ('Search', 'ViewContent', 'AddToCart', 'Purchase')
 
 ),

@@ -63,15 +63,29 @@ numbered_minutes as (
 
 ),
 
+session_starts as (
+
+    select user_id, session_number, min(first_time) as started_at
+    from numbered_minutes
+    group by user_id, session_number
+
+),
+
+-- a session is followed until the end of the hour after its own (the look-ahead) also when a run covers
+-- more hours, so that an hour's row depends only on the events of its own window
 user_sessions as (
 
     select
-        user_id,
-        min(first_time) as started_at,
-        max(last_time) as ended_at,
-        cast(sum(events) as bigint) as events
-    from numbered_minutes
-    group by user_id, session_number
+        session_starts.user_id,
+        session_starts.started_at,
+        max(numbered_minutes.last_time) as ended_at,
+        cast(sum(numbered_minutes.events) as bigint) as events
+    from session_starts
+    inner join numbered_minutes
+        on numbered_minutes.user_id = session_starts.user_id
+        and numbered_minutes.session_number = session_starts.session_number
+        and numbered_minutes.first_time < date_trunc('hour', session_starts.started_at) + interval '2 hours'
+    group by session_starts.user_id, session_starts.started_at
 
 ),
 

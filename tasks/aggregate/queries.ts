@@ -15,10 +15,11 @@ export interface AggregateQuery {
   /** Whole hours of events after the period that the query reads (its look-ahead). */
   readonly lookaheadHours: number;
   /**
-   * For an hourly query whose every row depends on the events of one hour only (no look-back, no
-   * look-ahead, grouped by the hour or a part of it): the output column, a timestamp, whose hour is the
-   * row's hour. Run over many hours at once, such a query gives each hour's rows, in order, as its
-   * run for that hour alone would, so an engine may compute many small hours in one statement.
+   * For an hourly query each of whose rows belongs to one hour and depends only on the events of that
+   * hour's read window (the hour with its look-back and look-ahead): the output column, a timestamp,
+   * whose hour is the row's hour. Run over many hours at once, such a query gives each hour the rows, in
+   * order, of its run for that hour alone, so an engine whose table holds every hour's read window may
+   * compute them all in one statement.
    */
   readonly hourColumn?: 'hour' | 'minute';
 }
@@ -29,13 +30,13 @@ export const AGGREGATE_QUERIES: readonly AggregateQuery[] = [
   { name: 'active_users_per_minute', grain: 'hour', lookbackHours: 0, lookaheadHours: 0, hourColumn: 'minute' },
   { name: 'active_users_per_hour', grain: 'hour', lookbackHours: 0, lookaheadHours: 0, hourColumn: 'hour' },
   // 4 minutes before the hour
-  { name: 'active_users_sliding_5min', grain: 'hour', lookbackHours: 1, lookaheadHours: 0 },
+  { name: 'active_users_sliding_5min', grain: 'hour', lookbackHours: 1, lookaheadHours: 0, hourColumn: 'minute' },
   { name: 'purchase_price_by_segment', grain: 'hour', lookbackHours: 0, lookaheadHours: 0, hourColumn: 'minute' },
   { name: 'high_interest_views', grain: 'hour', lookbackHours: 0, lookaheadHours: 0, hourColumn: 'hour' },
   // 30 minutes before (session starts), one hour after (sessions crossing the end of the period)
-  { name: 'funnel', grain: 'hour', lookbackHours: 1, lookaheadHours: 1 },
+  { name: 'funnel', grain: 'hour', lookbackHours: 1, lookaheadHours: 1, hourColumn: 'hour' },
   { name: 'funnel_daily', grain: 'day', lookbackHours: 1, lookaheadHours: 1 },
-  { name: 'sessions', grain: 'hour', lookbackHours: 1, lookaheadHours: 1 },
+  { name: 'sessions', grain: 'hour', lookbackHours: 1, lookaheadHours: 1, hourColumn: 'hour' },
   { name: 'top_regions', grain: 'hour', lookbackHours: 0, lookaheadHours: 0, hourColumn: 'hour' },
   { name: 'customer_actions', grain: 'hour', lookbackHours: 0, lookaheadHours: 0, hourColumn: 'hour' },
   { name: 'traffic_anomalies', grain: 'hour', lookbackHours: 24, lookaheadHours: 0 },
