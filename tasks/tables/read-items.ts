@@ -1,10 +1,9 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-import { BatchGetCommand, type BatchGetCommandInput, type BatchGetCommandOutput, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { resendUnprocessed } from './resend-unprocessed';
 import { tableCall } from './table-errors';
 
 /** DynamoDB's BatchGetItem limit. */
 const BATCH_GET_KEYS = 100;
-const UNPROCESSED_BACKOFF_MS = 50;
 
 /**
  * The items of `keys` that exist in `table`, read strongly consistent, in no particular order:
@@ -13,14 +12,12 @@ const UNPROCESSED_BACKOFF_MS = 50;
 export async function readItems<T>(doc: DynamoDBDocumentClient, table: string, keys: readonly Record<string, unknown>[]): Promise<T[]> {
   const items: T[] = [];
   for (let start = 0; start < keys.length; start += BATCH_GET_KEYS) {
-    let pending: Record<string, unknown>[] | undefined = keys.slice(start, start + BATCH_GET_KEYS);
-    for (let round = 0; pending !== undefined && pending.length > 0; round++) {
-      if (round > 0) await sleep(UNPROCESSED_BACKOFF_MS * round);
-      const request: BatchGetCommandInput = { RequestItems: { [table]: { Keys: pending, ConsistentRead: true } } };
-      const response: BatchGetCommandOutput = await tableCall(`reading ${table}`, () => doc.send(new BatchGetCommand(request)));
+    await resendUnprocessed(keys.slice(start, start + BATCH_GET_KEYS), async (pending) => {
+      const response = await tableCall(`reading ${table}`, () => doc.send(new BatchGetCommand({ RequestItems: { [table]: { Keys: pending, ConsistentRead: true } } })));
       items.push(...((response.Responses?.[table] ?? []) as T[]));
-      pending = response.UnprocessedKeys?.[table]?.Keys;
-    }
+      const left = response.UnprocessedKeys?.[table]?.Keys;
+      return left !== undefined && left.length > 0 ? left : undefined;
+    });
   }
   return items;
 }

@@ -1,7 +1,7 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { BatchWriteCommand, type BatchWriteCommandInput, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { TransientStorageError } from '../ports/errors';
 import { mapInFlight } from '../shared/map-in-flight';
+import { resendUnprocessed } from './resend-unprocessed';
 import { tableCall } from './table-errors';
 
 /** DynamoDB's BatchWriteItem limit. */
@@ -9,7 +9,6 @@ const BATCH_WRITE_ITEMS = 25;
 const REQUESTS_IN_FLIGHT = 4;
 /** Requests of one batch before the items it still leaves unprocessed fail the call. */
 const BATCH_ROUNDS = 8;
-const UNPROCESSED_BACKOFF_MS = 50;
 
 /**
  * Puts `items` into `table` whole and unconditionally: BatchWriteItem 25 items at a time, a few
@@ -20,16 +19,18 @@ const UNPROCESSED_BACKOFF_MS = 50;
 export async function writeItems(doc: DynamoDBDocumentClient, table: string, items: readonly object[]): Promise<void> {
   const batches: object[][] = [];
   for (let start = 0; start < items.length; start += BATCH_WRITE_ITEMS) batches.push(items.slice(start, start + BATCH_WRITE_ITEMS));
-  await mapInFlight(batches, REQUESTS_IN_FLIGHT, async (batch) => {
-    let requests: BatchWriteCommandInput['RequestItems'] = { [table]: batch.map((item) => ({ PutRequest: { Item: item as Record<string, unknown> } })) };
-    for (let round = 1; ; round++) {
-      const input: BatchWriteCommandInput = { RequestItems: requests };
-      const { UnprocessedItems: unprocessed } = await tableCall(`writing ${table}`, () => doc.send(new BatchWriteCommand(input)));
-      const left = unprocessed?.[table]?.length ?? 0;
-      if (left === 0) return;
-      if (round === BATCH_ROUNDS) throw new TransientStorageError(`writing ${table}: ${left} item(s) still unprocessed after ${BATCH_ROUNDS} BatchWriteItem requests`);
-      requests = unprocessed!;
-      await sleep(UNPROCESSED_BACKOFF_MS * round);
-    }
-  });
+  const unprocessedCount = (requests: BatchWriteCommandInput['RequestItems']) => requests?.[table]?.length ?? 0;
+  await mapInFlight(batches, REQUESTS_IN_FLIGHT, (batch) =>
+    resendUnprocessed<BatchWriteCommandInput['RequestItems']>(
+      { [table]: batch.map((item) => ({ PutRequest: { Item: item as Record<string, unknown> } })) },
+      async (requests) => {
+        const { UnprocessedItems: unprocessed } = await tableCall(`writing ${table}`, () => doc.send(new BatchWriteCommand({ RequestItems: requests })));
+        return unprocessedCount(unprocessed) > 0 ? unprocessed : undefined;
+      },
+      {
+        requests: BATCH_ROUNDS,
+        error: (left) => new TransientStorageError(`writing ${table}: ${unprocessedCount(left)} item(s) still unprocessed after ${BATCH_ROUNDS} BatchWriteItem requests`),
+      },
+    ),
+  );
 }
