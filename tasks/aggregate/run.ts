@@ -81,7 +81,7 @@ export async function runAggregate(input: AggregateInput, ports: AggregatePorts,
       outputs: formats.map((format) => ({ format, key: aggregateKey(query.name, period, format) })),
     };
   });
-  const session = await engine.open({ snapshot, executionName: executionNameOf(input.executionId), jobs: unloads });
+  const session = await engine.open({ snapshot, executionName: executionNameOf(input.executionId), reads: unloads.map(({ reads }) => reads) });
   let filesWritten = 0;
   try {
     // Jobs reading the same events one after another, so that an engine can load them once; up to

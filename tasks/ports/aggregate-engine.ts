@@ -21,11 +21,8 @@ export interface AggregateRun {
   readonly snapshot: CatalogSnapshot;
   /** The workflow execution's name: a retry of the step within the execution finds what an earlier attempt left. */
   readonly executionName: string;
-  /**
-   * Every job of the run: its query, its period and the event times it reads, so that an engine can load
-   * once what several jobs read, or compute several jobs' results in one statement.
-   */
-  readonly jobs: readonly Pick<AggregateUnload, 'query' | 'period' | 'reads'>[];
+  /** The event times each job of the run reads (its `reads`), so that an engine can load once what several jobs read. */
+  readonly reads: readonly { readonly start: Date; readonly end: Date }[];
 }
 
 export interface AggregateSession {

@@ -21,11 +21,6 @@ export interface DuckDbAggregateEngineProps {
   readonly connections?: number;
   /** The most rows of a run's small windows loaded into memory (see loadSmallWindows); 0 reads every window from its Parquet files. @default 1,000,000 */
   readonly smallWindowsRows?: number;
-  /**
-   * Computes a query with an hour column once for many of its hours and cuts each hour's rows from the
-   * result (see sharedRuns); false computes every job alone. @default true
-   */
-  readonly shareStatements?: boolean;
 }
 
 /**
@@ -41,7 +36,7 @@ export class DuckDbAggregateEngine implements AggregateEngine {
     private readonly props: DuckDbAggregateEngineProps = {},
   ) {}
 
-  async open({ snapshot, jobs }: AggregateRun): Promise<AggregateSession> {
+  async open({ snapshot, reads }: AggregateRun): Promise<AggregateSession> {
     const connections = this.props.connections ?? 2;
     const engine = await DuckDbQueryEngine.open({
       memoryLimit: AGGREGATE_MEMORY_LIMIT,
@@ -53,10 +48,9 @@ export class DuckDbAggregateEngine implements AggregateEngine {
     const engines = [engine];
     try {
       await createUsersView(engine, this.store);
-      const smallWindows = await loadSmallWindows(engine, snapshot, jobs, this.store, this.props.smallWindowsRows ?? 1_000_000);
-      const shared = this.props.shareStatements === false ? new Map<string, SharedRun>() : sharedRuns(jobs, smallWindows);
+      const smallWindows = await loadSmallWindows(engine, snapshot, reads, this.store, this.props.smallWindowsRows ?? 1_000_000);
       for (let i = 1; i < connections; i++) engines.push(await engine.connectAnother());
-      return new DuckDbAggregateSession(engines, snapshot, smallWindows, shared, this.store, path.join(this.store.scratchDir, `aggregate-${randomUUID()}`));
+      return new DuckDbAggregateSession(engines, snapshot, smallWindows, this.store, path.join(this.store.scratchDir, `aggregate-${randomUUID()}`));
     } catch (error) {
       await closeAll(engines);
       throw error;
@@ -84,12 +78,12 @@ interface SmallWindows {
  * and the table holds every row of the hours it bounds to. Windows are taken in the order given
  * while their rows together stay within `maxRows`.
  */
-async function loadSmallWindows(engine: DuckDbQueryEngine, snapshot: CatalogSnapshot, jobs: AggregateRun['jobs'], store: ObjectStore, maxRows: number): Promise<SmallWindows> {
+async function loadSmallWindows(engine: DuckDbQueryEngine, snapshot: CatalogSnapshot, reads: AggregateRun['reads'], store: ObjectStore, maxRows: number): Promise<SmallWindows> {
   const windows = new Set<string>();
   const partitions: Record<string, PartitionState> = {};
   let rows = 0;
   let span: SmallWindows['span'];
-  for (const { reads: read } of jobs) {
+  for (const read of reads) {
     const window = readWindowKey(read);
     if (windows.has(window)) continue;
     const needed = eventPartitionsOverlapping(snapshot, read.start.getTime(), read.end.getTime());
@@ -105,60 +99,6 @@ async function loadSmallWindows(engine: DuckDbQueryEngine, snapshot: CatalogSnap
   return { windows, span };
 }
 
-/**
- * One statement that computes a query with an hour column for several of its jobs at once: the query
- * over every hour from `bounds.start` to `bounds.end`, with `events` reading `reads`. Each job's hour is
- * cut from its result, which is that hour's result alone when the hour's read window lies within
- * `bounds` and `events` holds every row of it (see AggregateQuery.hourColumn); other hours it computes
- * are not used.
- */
-interface SharedRun {
-  /** Names the statement: the query and the window it reads. */
-  readonly key: string;
-  readonly hourColumn: NonNullable<AggregateQuery['hourColumn']>;
-  /** What `events` reads: `SMALL_WINDOWS`, or the partitions of `bounds` (its readWindowKey). */
-  readonly reads: string;
-  readonly bounds: { readonly start: Date; readonly end: Date };
-}
-
-/**
- * The shared statement of each job (by jobKey) that one computes. Per query with an hour column, all
- * its jobs over the small windows share one statement over the table that holds them; its other jobs
- * share one statement per run of windows that overlap (a run with late events has a large hour whose
- * neighbours' windows read it too, e.g. sessions of the hours before, during and after it), read from
- * the Parquet files of their union. Overlapping windows only, so that a statement reads no hour that
- * none of its jobs reads. A job alone in its run is computed alone.
- */
-function sharedRuns(jobs: AggregateRun['jobs'], smallWindows: SmallWindows): Map<string, SharedRun> {
-  const shared = new Map<string, SharedRun>();
-  for (const query of AGGREGATE_QUERIES) {
-    const { hourColumn } = query;
-    if (hourColumn === undefined) continue;
-    const own = jobs.filter((job) => job.query === query.name);
-    if (smallWindows.span) {
-      const small: SharedRun = { key: `${query.name} ${SMALL_WINDOWS}`, hourColumn, reads: SMALL_WINDOWS, bounds: smallWindows.span };
-      for (const job of own) if (smallWindows.windows.has(readWindowKey(job.reads))) shared.set(jobKey(job), small);
-    }
-    const large = own.filter((job) => !shared.has(jobKey(job))).sort((a, b) => a.reads.start.getTime() - b.reads.start.getTime());
-    for (let first = 0; first < large.length; ) {
-      let end = large[first]!.reads.end;
-      let next = first + 1;
-      for (; next < large.length && large[next]!.reads.start < end; next++) if (large[next]!.reads.end > end) end = large[next]!.reads.end;
-      if (next - first > 1) {
-        const bounds = { start: large[first]!.reads.start, end };
-        const run: SharedRun = { key: `${query.name} ${readWindowKey(bounds)}`, hourColumn, reads: readWindowKey(bounds), bounds };
-        for (const job of large.slice(first, next)) shared.set(jobKey(job), run);
-      }
-      first = next;
-    }
-  }
-  return shared;
-}
-
-function jobKey(job: Pick<AggregateUnload, 'query' | 'period'>): string {
-  return `${job.query} ${job.period}`;
-}
-
 /** One connection of a session, and what its view `events` reads: a window's Parquet files, or `SMALL_WINDOWS`. */
 interface Lane {
   readonly engine: DuckDbQueryEngine;
@@ -172,15 +112,13 @@ class DuckDbAggregateSession implements AggregateSession {
   private readonly waiting: (() => void)[] = [];
   /** Per query: its result's header line and its fields as UNLOAD's text. */
   private readonly csvShapes = new Map<string, Promise<CsvShape>>();
-  /** Per shared statement (by SharedRun.key): its CSV lines by hour (see sharedHourCsv). */
-  private readonly sharedHours = new Map<string, Promise<SharedHours>>();
+  /** Per query with an hour column: its CSV lines for every hour of the small windows (see smallHourCsv). */
+  private readonly smallHours = new Map<string, Promise<SmallHours>>();
 
   constructor(
     private readonly engines: readonly DuckDbQueryEngine[],
     private readonly snapshot: CatalogSnapshot,
     private readonly smallWindows: SmallWindows,
-    /** The shared statement of each job that one computes, by jobKey. */
-    private readonly shared: ReadonlyMap<string, SharedRun>,
     private readonly store: ObjectStore,
     /** Where Parquet files are written before they move into the store. */
     private readonly scratch: string,
@@ -193,14 +131,14 @@ class DuckDbAggregateSession implements AggregateSession {
   }
 
   async unload(job: AggregateUnload): Promise<string[]> {
-    const shared = this.shared.get(jobKey(job));
-    if (shared && job.outputs.every(({ format }) => format === 'csv')) {
-      const csv = await this.sharedHourCsv(job, shared);
+    const window = readWindowKey(job.reads);
+    const reads = this.smallWindows.windows.has(window) ? SMALL_WINDOWS : window;
+    const hourColumn = AGGREGATE_QUERIES.find(({ name }) => name === job.query)?.hourColumn;
+    if (reads === SMALL_WINDOWS && hourColumn !== undefined && job.outputs.every(({ format }) => format === 'csv')) {
+      const csv = await this.smallHourCsv(job, hourColumn);
       for (const { key } of job.outputs) await this.store.put(key, csv);
       return job.outputs.map(({ key }) => key);
     }
-    const window = readWindowKey(job.reads);
-    const reads = this.smallWindows.windows.has(window) ? SMALL_WINDOWS : window;
     const lane = await this.acquire(reads);
     try {
       await this.readEvents(lane, reads, job.reads);
@@ -237,27 +175,28 @@ class DuckDbAggregateSession implements AggregateSession {
   }
 
   /**
-   * The CSV of a job that a shared statement computes: its hour's lines, cut from the statement's result.
-   * A run with late events has dozens of small hours, whose cost alone is mostly a statement's planning
-   * and start-up, and a large hour read by the windows of its neighbours too.
+   * The CSV of a job over a small window whose query has an hour column: its hour's lines, cut from one
+   * run of the query over every small window's events. A run with late events has dozens of such hours,
+   * and a statement's planning and start-up, not its rows, are most of a small hour's cost.
    */
-  private async sharedHourCsv(job: AggregateUnload, run: SharedRun): Promise<string> {
-    let hours = this.sharedHours.get(run.key);
+  private async smallHourCsv(job: AggregateUnload, hourColumn: NonNullable<AggregateQuery['hourColumn']>): Promise<string> {
+    let hours = this.smallHours.get(job.query);
     if (!hours) {
-      hours = this.computeSharedHours(job, run);
-      this.sharedHours.set(run.key, hours);
+      hours = this.computeSmallHours(job, hourColumn);
+      this.smallHours.set(job.query, hours);
     }
     const { header, linesByHour } = await hours;
     return header + (linesByHour.get(job.period) ?? []).join('');
   }
 
-  private async computeSharedHours(job: AggregateUnload, run: SharedRun): Promise<SharedHours> {
-    const lane = await this.acquire(run.reads);
+  private async computeSmallHours(job: AggregateUnload, hourColumn: string): Promise<SmallHours> {
+    const span = this.smallWindows.span as NonNullable<SmallWindows['span']>;
+    const lane = await this.acquire(SMALL_WINDOWS);
     try {
-      await this.readEvents(lane, run.reads, run.bounds);
-      await computeAggregateResult(lane.engine, { query: job.query, parameters: { ...job.parameters, hour_start: run.bounds.start, hour_end: run.bounds.end } });
+      await this.readEvents(lane, SMALL_WINDOWS, job.reads);
+      await computeAggregateResult(lane.engine, { query: job.query, parameters: { ...job.parameters, hour_start: span.start, hour_end: span.end } });
       const { header, texts } = await this.csvShape(lane.engine, job.query);
-      const hour = `strftime(date_trunc('hour', ${sqlIdentifier(run.hourColumn)}), '%Y-%m-%dT%H')`;
+      const hour = `strftime(date_trunc('hour', ${sqlIdentifier(hourColumn)}), '%Y-%m-%dT%H')`;
       const result = await lane.engine.query(`SELECT ${hour}, ${texts.join(', ')} FROM aggregate_result`);
       const linesByHour = new Map<string, string[]>();
       for (const [period, ...fields] of result.rows as [string, ...(string | null)[]][]) {
@@ -360,8 +299,8 @@ interface CsvShape {
   readonly texts: readonly string[];
 }
 
-/** A shared statement's CSV lines, by hour (`YYYY-MM-DDTHH`), each hour's in the query's order. */
-interface SharedHours {
+/** A query's CSV lines over the small windows, by hour (`YYYY-MM-DDTHH`), each hour's in the query's order. */
+interface SmallHours {
   readonly header: string;
   readonly linesByHour: ReadonlyMap<string, string[]>;
 }

@@ -63,7 +63,7 @@ function newEngine(store: FsObjectStore, props: Partial<AthenaAggregateEnginePro
 
 async function openSession(store: FsObjectStore, props: Partial<AthenaAggregateEngineProps> = {}, executionName = 'exec-1') {
   const { engine, sleeps } = newEngine(store, props);
-  return { session: await engine.open({ snapshot: { version: 7, tables: {} }, executionName, jobs: [] }), sleeps };
+  return { session: await engine.open({ snapshot: { version: 7, tables: {} }, executionName, reads: [] }), sleeps };
 }
 
 const HOUR_05: QueryParameterValues = {

@@ -63,7 +63,7 @@ function newEngine(store: S3LocatedFsStore, props: Partial<RedshiftAggregateEngi
 
 async function openSession(store: S3LocatedFsStore, props: Partial<RedshiftAggregateEngineProps> = {}) {
   const { engine, sleeps } = newEngine(store, props);
-  return { session: await engine.open({ snapshot: { version: 7, tables: {} }, executionName: 'exec-1', jobs: [] }), sleeps };
+  return { session: await engine.open({ snapshot: { version: 7, tables: {} }, executionName: 'exec-1', reads: [] }), sleeps };
 }
 
 const JOB: AggregateUnload = {
