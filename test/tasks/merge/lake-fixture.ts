@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -36,7 +36,7 @@ export function createLake() {
       return runMerge({ hour, executionId: `arn:aws:states:us-east-1:000000000000:execution:lakehouse-hourly:hourly-${hour}-run${runs}` }, ports);
     },
     /** Every curated row, per file, in file order, as the catalog's current snapshot lists them. */
-    async curatedFiles(): Promise<{ partition: string; key: string; rows: Record<string, unknown>[] }[]> {
+    async curatedFiles(): Promise<{ partition: string; key: string; rows: Record<string, unknown>[]; schema: Record<string, string>; size: number; plainSize: number }[]> {
       const snapshot = await catalog.snapshot();
       const partitions = snapshot.tables[EVENTS_TABLE]?.partitions ?? {};
       const instance = await DuckDBInstance.create(':memory:');
@@ -45,7 +45,15 @@ export function createLake() {
       for (const [partition, state] of Object.entries(partitions).sort()) {
         for (const file of state.files) {
           const reader = await db.runAndReadAll(`SELECT click_id, CAST(event_time AS VARCHAR) AS event_time, user_id, event_name, CAST(arrival_hour AS VARCHAR) AS arrival_hour, source_key, record_number, dt, hr, country, user_name, ip_prefix FROM read_parquet('${store.locate(file.key)}', hive_partitioning = false)`);
-          files.push({ partition, key: file.key, rows: reader.getRowObjectsJS() as Record<string, unknown>[] });
+          // Each column's Parquet type, as `physical/converted` (e.g. BYTE_ARRAY/UTF8), as a reader elsewhere sees it.
+          const types = await db.runAndReadAll(`SELECT name, type || '/' || coalesce(converted_type, '') FROM parquet_schema('${store.locate(file.key)}') WHERE num_children IS NULL`);
+          const schema = Object.fromEntries(types.getRows().map(([name, type]) => [String(name), String(type)]));
+          // The size of the same rows written again by DuckDB from plain columns.
+          const plain = path.join(root, `plain-${files.length}.parquet`);
+          await db.run(`COPY (SELECT * FROM read_parquet('${store.locate(file.key)}', hive_partitioning = false)) TO '${plain}' (FORMAT parquet, COMPRESSION zstd)`);
+          const [size, plainSize] = [statSync(store.locate(file.key)).size, statSync(plain).size];
+          rmSync(plain);
+          files.push({ partition, key: file.key, rows: reader.getRowObjectsJS() as Record<string, unknown>[], schema, size, plainSize });
         }
       }
       db.closeSync();

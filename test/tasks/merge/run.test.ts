@@ -1,4 +1,4 @@
-import { EVENTS_TABLE, REJECTS_TABLE } from '../../../tasks/curated/layout';
+import { EVENT_COLUMNS, EVENTS_TABLE, REJECTS_TABLE } from '../../../tasks/curated/layout';
 import { click, createLake } from './lake-fixture';
 
 describe('runMerge', () => {
@@ -135,6 +135,14 @@ describe('runMerge', () => {
       }
     }
     expect(files.map((file) => file.rows.map((row) => row.click_id))).toEqual([['late02a', 'late02b'], ['late03a', 'late03b'], ['late04a', 'late04b'], expect.arrayContaining(['now00', 'now39'])]);
+    // Text columns are plain UTF-8 strings in every file, whatever type the merge sorted them as, and a
+    // file holds only its own rows' values: it is no larger than the same rows written from plain columns.
+    const strings = EVENT_COLUMNS.filter(({ type }) => type === 'string').map(({ name }) => name);
+    expect(strings).toEqual(expect.arrayContaining(['source_key', 'country', 'user_name']));
+    for (const file of files) {
+      for (const name of strings) expect([name, file.schema[name]]).toEqual([name, name === 'extra' ? 'BYTE_ARRAY/JSON' : 'BYTE_ARRAY/UTF8']);
+      expect([file.key, file.size]).toEqual([file.key, file.plainSize]);
+    }
   });
 });
 
