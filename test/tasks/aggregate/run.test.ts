@@ -1,9 +1,12 @@
 import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import fc from 'fast-check';
 import { createAggregateHandler } from '../../../tasks/aggregate/handler';
 import { AGGREGATE_QUERIES, AGGREGATE_QUERY_NAMES, aggregateKey } from '../../../tasks/aggregate/queries';
 import { planAggregates, runAggregate } from '../../../tasks/aggregate/run';
-import { csvField } from '../../../tasks/aggregate/aggregate-csv';
-import { DuckDbAggregateEngine } from '../../../tasks/adapters/local/duckdb-aggregate-engine';
+import { csvField, csvLine } from '../../../tasks/aggregate/aggregate-csv';
+import { DuckDbAggregateEngine, UNLOAD_CSV_OPTIONS } from '../../../tasks/adapters/local/duckdb-aggregate-engine';
 import { DuckDbQueryEngine } from '../../../tasks/adapters/local/duckdb-query-engine';
 import { createLakeViews } from '../../../tasks/adapters/local/lake-views';
 import { InvalidInputError } from '../../../tasks/ports/errors';
@@ -59,6 +62,27 @@ describe('runAggregate', () => {
     expect(csvField('say "hi"')).toBe('"say ""hi"""');
     expect(csvField('two\nlines')).toBe('"two\nlines"');
     expect(csvField('plain')).toBe('plain');
+  });
+
+  it("writes through DuckDB's CSV writer the lines csvLine writes, the header alone for no rows", async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'unload-csv-'));
+    const engine = await DuckDbQueryEngine.open();
+    const field = fc.option(fc.string({ unit: fc.constantFrom('a', 'ü', ' ', ',', '|', '"', "'", '\\', '\n', '\r', '\t', 'N', 'U', 'L') }), { nil: null });
+    try {
+      await fc.assert(
+        fc.asyncProperty(fc.array(fc.tuple(field, field), { maxLength: 8 }), async (rows) => {
+          const file = path.join(dir, 'out.csv');
+          const values = rows.map((row) => `(${row.map((value) => (value === null ? 'NULL' : `'${value.replaceAll("'", "''")}'`)).join(', ')})`);
+          const table = values.length > 0 ? `(VALUES ${values.join(', ')}) AS t ("a b", c)` : `(SELECT 'x' AS "a b", 'y' AS c WHERE false)`;
+          await engine.run(`COPY (SELECT * FROM ${table}) TO '${file}' (${UNLOAD_CSV_OPTIONS})`);
+          expect(await fs.readFile(file, 'utf8')).toBe(csvLine(['a b', 'c']) + rows.map((row) => csvLine(row)).join(''));
+        }),
+        { numRuns: 200 },
+      );
+    } finally {
+      await engine.close();
+      await fs.rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('writes identical bytes when rerun', async () => {
