@@ -98,9 +98,11 @@ export async function startPostgres(): Promise<PostgresServer> {
     try {
       return execFileSync(argv[0]!, argv.slice(1), { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     } catch (error) {
-      const { stderr, stdout } = error as { stderr?: string; stdout?: string };
+      const { stderr, stdout, message } = error as Error & { stderr?: string; stdout?: string };
+      // A command that never ran (runuser not on PATH, say) has no output: its spawn error says why.
+      const output = `${stderr ?? ''}${stdout ?? ''}` || message;
       const serverLog = existsSync(log) ? readFileSync(log, 'utf8') : '';
-      throw new Error(`${argv.join(' ')} failed: ${stderr ?? ''}${stdout ?? ''}${serverLog ? `\nserver log:\n${serverLog}` : ''}`);
+      throw new Error(`${argv.join(' ')} failed: ${output}${serverLog ? `\nserver log:\n${serverLog}` : ''}`);
     }
   };
 
