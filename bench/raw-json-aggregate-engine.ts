@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { AGGREGATE_MEMORY_LIMIT, computeAggregateResult, createUsersView } from '../tasks/adapters/local/duckdb-aggregate-engine';
+import { AGGREGATE_MEMORY_LIMIT, computeAggregateResult, createUsersView, UNLOAD_CSV_OPTIONS } from '../tasks/adapters/local/duckdb-aggregate-engine';
 import { DuckDbQueryEngine } from '../tasks/adapters/local/duckdb-query-engine';
 import { sqlString } from '../tasks/shared/sql-text';
 import { FsObjectStore } from '../tasks/adapters/local/fs-object-store';
@@ -26,8 +26,8 @@ export interface RawJsonAggregateEngineProps {
  * in any object that arrived at or after it (or an hour before, for a client clock running ahead); in the
  * bench's lake of one arrival hour that is every object, so every job reads every raw object.
  *
- * Results are written with DuckDB's `COPY` (`|`-delimited CSV with a header, or Parquet) rather than
- * formatted in JavaScript as the DuckDB engine does: a small share of a job that reads the whole lake.
+ * Results are written with DuckDB's `COPY` as the DuckDB engine writes a job's CSV (UNLOAD_CSV_OPTIONS),
+ * or as Parquet; timestamps are not cut to the second: a small share of a job that reads the whole lake.
  */
 export class RawJsonAggregateEngine implements AggregateEngine {
   private rows = 0;
@@ -62,7 +62,7 @@ export class RawJsonAggregateEngine implements AggregateEngine {
     for (const { key, format } of job.outputs) {
       const file = path.join(this.props.out, key);
       await fs.mkdir(path.dirname(file), { recursive: true });
-      const options = format === 'csv' ? `FORMAT csv, DELIMITER '|', HEADER` : 'FORMAT parquet';
+      const options = format === 'csv' ? UNLOAD_CSV_OPTIONS : 'FORMAT parquet';
       const copied = await engine.connection.run(`COPY aggregate_result TO ${sqlString(file)} (${options})`);
       this.rows += Number(copied.rowsChanged);
     }

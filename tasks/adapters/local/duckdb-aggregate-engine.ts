@@ -53,7 +53,9 @@ export class DuckDbAggregateEngine implements AggregateEngine {
       await createUsersView(engine, this.store);
       const smallWindows = await loadSmallWindows(engine, snapshot, reads, this.store, this.props.smallWindowsRows ?? 1_000_000);
       for (let i = 1; i < connections; i++) engines.push(await engine.connectAnother());
-      return new DuckDbAggregateSession(engines, snapshot, smallWindows, this.store, path.join(this.store.scratchDir, `aggregate-${randomUUID()}`));
+      const scratch = path.join(this.store.scratchDir, `aggregate-${randomUUID()}`);
+      await fs.mkdir(scratch, { recursive: true });
+      return new DuckDbAggregateSession(engines, snapshot, smallWindows, this.store, scratch);
     } catch (error) {
       await closeAll(engines);
       throw error;
@@ -123,7 +125,7 @@ class DuckDbAggregateSession implements AggregateSession {
     private readonly snapshot: CatalogSnapshot,
     private readonly smallWindows: SmallWindows,
     private readonly store: ObjectStore,
-    /** Where Parquet files are written before they move into the store. */
+    /** Where each job's files are written before they move into the store; made by open(), removed by close(). */
     private readonly scratch: string,
   ) {
     this.lanes = engines.map((engine) => ({ engine, busy: false, reads: undefined }));
@@ -146,7 +148,6 @@ class DuckDbAggregateSession implements AggregateSession {
     try {
       await this.readEvents(lane, reads, job.reads);
       await computeAggregateResult(lane.engine, job);
-      await fs.mkdir(this.scratch, { recursive: true });
       for (const { key, format } of job.outputs) {
         const local = path.join(this.scratch, `${job.query}-${randomUUID()}.${format}`);
         if (format === 'csv') {
@@ -233,9 +234,8 @@ class DuckDbAggregateSession implements AggregateSession {
   }
 
   /**
-   * How the temp table `aggregate_result` of `query` becomes UNLOAD's CSV: `|` between fields, a header,
-   * `\n` after every row; NULL as an empty field, an empty string as `""`; a field holding `|`, `"`, CR
-   * or LF in double quotes with quotes doubled; timestamps `YYYY-MM-DD HH:MM:SS`; decimals with their scale.
+   * How the temp table `aggregate_result` of `query` becomes UNLOAD's CSV (see csvShapeOf; the quoting is
+   * csvField's, or UNLOAD_CSV_OPTIONS' where DuckDB writes the file).
    */
   private csvShape(engine: DuckDbQueryEngine, query: string): Promise<CsvShape> {
     // A query's result has the same columns whatever its period: described once per run.
