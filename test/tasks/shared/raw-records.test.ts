@@ -41,6 +41,13 @@ describe('readRawRecords', () => {
     expect(texts(read(Buffer.concat([gzipSync('{"a":1}\n'), gzipSync('{"b":2}\n')])))).toEqual(['{"a":1}', '{"b":2}']);
   });
 
+  it('reads a gzip object whose trailer states less than its size: the last of several members', () => {
+    // The trailer sizes zlib's output buffer; here it states the 8 bytes of the last member, not the ~300 KiB of the whole.
+    const lines = Array.from({ length: 20_000 }, (_, i) => JSON.stringify({ i }));
+    const records = read(Buffer.concat([gzipSync(`${lines.join('\n')}\n`), gzipSync('{"z":0}\n')]));
+    expect(texts(records)).toEqual([...lines, '{"z":0}']);
+  });
+
   it('keeps the readable prefix of a truncated gzip object', () => {
     const lines = Array.from({ length: 2000 }, (_, i) => JSON.stringify({ i, pad: `${i}`.repeat(i % 7) }));
     const gzip = gzipSync(`${lines.join('\n')}\n`);
