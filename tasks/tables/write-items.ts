@@ -1,19 +1,17 @@
 import { BatchWriteCommand, type BatchWriteCommandInput, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { TransientStorageError } from '../ports/errors';
 import { mapInFlight } from '../shared/map-in-flight';
-import { resendUnprocessed } from './resend-unprocessed';
+import { resendUnprocessed, UNPROCESSED_REQUESTS } from './resend-unprocessed';
 import { tableCall } from './table-errors';
 
 /** DynamoDB's BatchWriteItem limit. */
 const BATCH_WRITE_ITEMS = 25;
 const REQUESTS_IN_FLIGHT = 4;
-/** Requests of one batch before the items it still leaves unprocessed fail the call. */
-const BATCH_ROUNDS = 8;
 
 /**
  * Puts `items` into `table` whole and unconditionally: BatchWriteItem 25 items at a time, a few
  * requests at once, sending again what DynamoDB left unprocessed (throttling) after a growing wait.
- * Items still unprocessed after BATCH_ROUNDS requests fail the call with TransientStorageError,
+ * Items still unprocessed after UNPROCESSED_REQUESTS requests fail the call with TransientStorageError,
  * which the workflows retry. No two items may have the same key.
  */
 export async function writeItems(doc: DynamoDBDocumentClient, table: string, items: readonly object[]): Promise<void> {
@@ -27,10 +25,7 @@ export async function writeItems(doc: DynamoDBDocumentClient, table: string, ite
         const { UnprocessedItems: unprocessed } = await tableCall(`writing ${table}`, () => doc.send(new BatchWriteCommand({ RequestItems: requests })));
         return unprocessedCount(unprocessed) > 0 ? unprocessed : undefined;
       },
-      {
-        requests: BATCH_ROUNDS,
-        error: (left) => new TransientStorageError(`writing ${table}: ${unprocessedCount(left)} item(s) still unprocessed after ${BATCH_ROUNDS} BatchWriteItem requests`),
-      },
+      (left) => new TransientStorageError(`writing ${table}: ${unprocessedCount(left)} item(s) still unprocessed after ${UNPROCESSED_REQUESTS} BatchWriteItem requests`),
     ),
   );
 }
