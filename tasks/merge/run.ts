@@ -10,7 +10,6 @@ import type { ObjectStore } from '../ports/object-store';
 import {
   deltaFileKey,
   EVENT_COLUMNS,
-  EVENT_SORT_ORDER,
   EVENTS_TABLE,
   executionNameOf,
   hourOfPartitionKey,
@@ -21,6 +20,7 @@ import {
   USERS_DIMENSION_KEY,
   type CuratedFile,
 } from '../curated/layout';
+import { asEnum, createEnumTypes, ENUM_SORTED_COLUMNS, sortedAsText } from '../curated/enum-sort';
 import type { GeoLocator } from '../enrich/geo';
 import { commitWithRetry } from '../shared/commit-with-retry';
 import { HOUR_IN_MS, hourStartMs } from '../shared/hours';
@@ -165,7 +165,7 @@ async function mergeOnce(input: MergeInput, ports: MergePorts, settings: MergeSe
     );
     if (!(await loadUsers(db, store))) notes.push(`no users dimension (${USERS_DIMENSION_KEY}): user_name is null`);
     await loadLocations(db, await ports.geo());
-    await defineTextTypes(db);
+    await createSortTypes(db);
 
     const written = new Map<string, { added: CuratedFile[]; removed: Set<string>; rows: number; lateRows: number }>();
     let filesWritten = 0;
@@ -336,31 +336,22 @@ async function dropCandidatesThatLost(db: DuckDBConnection, existingFiles: reado
   return before - (await count(db, 'SELECT count(*) FROM candidates'));
 }
 
-/**
- * The curated text columns whose values all come from the merge's small tables (the raw objects, the
- * locations, the users dimension), with the ENUM type each is read as until its file is written
- * (see defineTextTypes).
- */
-const TEXT_TYPES: Readonly<Record<string, string>> = {
-  source_key: 'source_key_text',
-  ip_prefix: 'location_text',
-  country: 'location_text',
-  region: 'location_text',
-  city: 'location_text',
-  user_name: 'user_name_text',
-};
+/** The prefix of the merge's ENUM types (see enum-sort.ts); its DuckDB instance is its own. */
+const ENUM_PREFIX = 'merge_';
 
 /**
- * ENUM types over the values of TEXT_TYPES' columns, so that sorting a partition's rows moves small
- * integers in their place: strings are most of a sort's cost, and the writes of the benchmark's hour
- * took about a fifth less time. writeSorted casts them back to text after the sort, so that the files
- * are byte for byte those of a plain sort.
+ * ENUM types for the sort of ENUM_SORTED_COLUMNS, over the values of the merge's small tables, where
+ * all of those columns' values come from: the raw objects, the locations and the users dimension.
  */
-async function defineTextTypes(db: DuckDBConnection): Promise<void> {
-  const enumOf = (name: string, values: string) => db.run(`CREATE TYPE ${name} AS ENUM (SELECT DISTINCT text FROM (${values}) AS t (text) WHERE text IS NOT NULL ORDER BY 1)`);
-  await enumOf('source_key_text', 'SELECT source_key FROM objects');
-  await enumOf('location_text', 'SELECT unnest([ip_prefix, country, region, city]) FROM locations');
-  await enumOf('user_name_text', 'SELECT user_name FROM users');
+async function createSortTypes(db: DuckDBConnection): Promise<void> {
+  await createEnumTypes(db, ENUM_PREFIX, {
+    source_key: 'SELECT source_key FROM objects',
+    ip_prefix: 'SELECT ip_prefix FROM locations',
+    country: 'SELECT country FROM locations',
+    region: 'SELECT region FROM locations',
+    city: 'SELECT city FROM locations',
+    user_name: 'SELECT user_name FROM users',
+  });
 }
 
 /**
@@ -523,20 +514,15 @@ function curatedColumns() {
   return EVENT_COLUMNS.map(({ name, type, comment }) => (comment ? { name, type, comment } : { name, type }));
 }
 
-/** The curated columns, those of TEXT_TYPES as their ENUM types. */
+/** The curated columns, those of ENUM_SORTED_COLUMNS as their ENUM types. */
 function selectList(): string {
-  return EVENT_COLUMNS.map(({ name }) => (TEXT_TYPES[name] ? `CAST(${name} AS ${TEXT_TYPES[name]}) AS ${name}` : name)).join(', ');
+  return EVENT_COLUMNS.map(({ name }) => (ENUM_SORTED_COLUMNS.includes(name) ? asEnum(name, ENUM_PREFIX) : name)).join(', ');
 }
 
-/** Writes the rows of `query`, sorted, as Parquet in scratch space and moves the file under `key`. */
+/** Writes the rows of `query` (the curated columns), sorted, as Parquet in scratch space and moves the file under `key`. */
 async function writeSorted(db: DuckDBConnection, store: ObjectStore, query: string, key: string): Promise<CuratedFile> {
   const scratch = path.join(store.scratchDir, `${randomUUID()}.parquet`);
-  // Text again after the sort: DuckDB writes every value of an ENUM into each file's dictionary. A
-  // projection keeps the order of the sorted subquery it reads (DuckDB's order preservation).
-  const asText = Object.keys(TEXT_TYPES).map((name) => `CAST(${name} AS VARCHAR) AS ${name}`);
-  const copy = await db.run(
-    `COPY (SELECT * REPLACE (${asText.join(', ')}) FROM (SELECT * FROM (${query}) ORDER BY ${EVENT_SORT_ORDER})) TO ${sqlString(scratch)} (FORMAT parquet, COMPRESSION zstd)`,
-  );
+  const copy = await db.run(`COPY (${sortedAsText(query, ENUM_SORTED_COLUMNS)}) TO ${sqlString(scratch)} (FORMAT parquet, COMPRESSION zstd)`);
   const records = Number(copy.rowsChanged);
   const { size } = await fs.stat(scratch);
   await store.putFile(key, scratch);
