@@ -242,7 +242,7 @@ class PartitionWriter {
     await fs.mkdir(dir, { recursive: true });
     const options = `(FORMAT parquet, COMPRESSION ${this.config.compression})`;
     // The ENUM sort of enum-sort.ts, over the distinct values of the partition's own text (cheap to
-    // read: Parquet keeps such columns dictionary-encoded). A 3.5 M-row partition sorted in 3.6 s instead of 4.4 s.
+    // read: Parquet keeps such columns dictionary-encoded). A 3.5 M-row partition was rewritten in 3.6 s instead of 4.4 s.
     const enumColumns = ENUM_SORTED_COLUMNS.filter((name) => columns.some((column) => column.name === name && column.type === 'VARCHAR'));
     const enumPrefix = `compact_${attempt}_`;
     const sorted = sortedAsText(`SELECT ${columns.map(({ name }) => (enumColumns.includes(name) ? asEnum(name, enumPrefix) : sqlIdentifier(name))).join(', ')} FROM ${source}`, enumColumns);
