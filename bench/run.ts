@@ -272,11 +272,13 @@ function printGeneration(lakes: readonly Lake[]): void {
 /** The hourly workflow's tasks that do what the baseline does (read the raw hour, dedup, sort, write); the others have no counterpart there. */
 const DATA_PATH_TASKS = ['crawl', 'merge', 'compact'];
 
+/** The hourly workflow's task of each state. */
+const HOURLY_TASKS = readWorkflowDescriptor('hourly').tasks;
+
 /** A run's wall time split into its data path's states and everything else (the other states, the time outside states). */
 function splitByDataPath(result: SpawnedMeasurement): { dataPathMs: number; otherMs: number } {
-  const tasks = readWorkflowDescriptor('hourly').tasks;
   const states = (result.details?.states ?? []) as StateTiming[];
-  const dataPathStates = states.filter((state) => DATA_PATH_TASKS.includes(tasks[state.name] ?? ''));
+  const dataPathStates = states.filter((state) => DATA_PATH_TASKS.includes(HOURLY_TASKS[state.name] ?? ''));
   // NaN when the run recorded none of them (a renamed task, a failed run): printed as such, never as a ratio of nothing.
   const dataPathMs = dataPathStates.length === 0 ? Number.NaN : dataPathStates.reduce((sum, state) => sum + state.durationMs, 0);
   return { dataPathMs, otherMs: result.wallMs - dataPathMs };
@@ -329,7 +331,7 @@ interface AggregateStepDetails {
 }
 
 /** The state of the hourly workflow that runs the aggregate task. */
-const AGGREGATE_STATE = Object.entries(readWorkflowDescriptor('hourly').tasks).find(([, task]) => task === 'aggregate')?.[0];
+const AGGREGATE_STATE = Object.entries(HOURLY_TASKS).find(([, task]) => task === 'aggregate')?.[0];
 
 function printAggregateSuites(suites: readonly AggregateSuite[]): void {
   console.log(`\n== aggregate suite: curated Parquet (${AGGREGATE_STATE ?? 'no aggregate state'} of the hourly run) vs the same jobs over raw JSON ==`);

@@ -241,34 +241,23 @@ class PartitionWriter {
     const dir = path.join(this.scratch, attempt);
     await fs.mkdir(dir, { recursive: true });
     const options = `(FORMAT parquet, COMPRESSION ${this.config.compression})`;
-    // The ENUM sort of enum-sort.ts, over the distinct values of the partition's own text (cheap to
-    // read: Parquet keeps such columns dictionary-encoded). A 3.5 M-row partition was rewritten in 3.6 s instead of 4.4 s.
-    const enumColumns = ENUM_SORTED_COLUMNS.filter((name) => columns.some((column) => column.name === name && column.type === 'VARCHAR'));
-    const enumPrefix = `compact_${attempt}_`;
-    const sorted = sortedAsText(`SELECT ${columns.map(({ name }) => (enumColumns.includes(name) ? asEnum(name, enumPrefix) : sqlIdentifier(name))).join(', ')} FROM ${source}`, enumColumns);
     const outputs: { readonly name: string; readonly local: string; readonly records: number }[] = [];
     const name = (index: number) => `part-${String(index).padStart(5, '0')}-${attempt}.parquet`;
-    await createEnumTypes(connection, enumPrefix, Object.fromEntries(enumColumns.map((column) => [column, `SELECT ${column} FROM ${source}`])));
-    try {
-      if (fileCount === 1) {
-        const local = path.join(dir, name(0));
-        outputs.push({ name: name(0), local, records: await copy(connection, sorted, local, options) });
-      } else {
-        // Sort once into scratch, then cut the sorted file into row ranges: each output is a contiguous slice.
-        const all = path.join(dir, 'sorted.parquet');
-        await copy(connection, sorted, all, options);
-        const slices = `read_parquet(${sqlString(all)}, hive_partitioning = false, file_row_number = true)`;
-        for (let index = 0; index < fileCount; index++) {
-          const local = path.join(dir, name(index));
-          const slice = `SELECT * EXCLUDE (file_row_number) FROM ${slices} WHERE file_row_number >= ${index * rowsPerFile} AND file_row_number < ${(index + 1) * rowsPerFile} ORDER BY file_row_number`;
-          const records = await copy(connection, slice, local, options);
-          if (records > 0) outputs.push({ name: name(index), local, records });
-          else await fs.rm(local, { force: true });
-        }
-        await fs.rm(all, { force: true });
+    // Sort once; more than one file: into scratch, then cut the sorted file into row ranges, each output a contiguous slice.
+    const sortedFile = path.join(dir, fileCount === 1 ? name(0) : 'sorted.parquet');
+    const sortedRows = await copySorted(connection, source, columns, sortedFile, options, `compact_${attempt}_`);
+    if (fileCount === 1) {
+      outputs.push({ name: name(0), local: sortedFile, records: sortedRows });
+    } else {
+      const slices = `read_parquet(${sqlString(sortedFile)}, hive_partitioning = false, file_row_number = true)`;
+      for (let index = 0; index < fileCount; index++) {
+        const local = path.join(dir, name(index));
+        const slice = `SELECT * EXCLUDE (file_row_number) FROM ${slices} WHERE file_row_number >= ${index * rowsPerFile} AND file_row_number < ${(index + 1) * rowsPerFile} ORDER BY file_row_number`;
+        const records = await copy(connection, slice, local, options);
+        if (records > 0) outputs.push({ name: name(index), local, records });
+        else await fs.rm(local, { force: true });
       }
-    } finally {
-      await dropEnumTypes(connection, enumPrefix, enumColumns);
+      await fs.rm(sortedFile, { force: true });
     }
     const written = outputs.reduce((sum, output) => sum + output.records, 0);
     if (written !== rows) {
@@ -342,6 +331,30 @@ async function countRows(connection: DuckDBConnection, source: string, files: re
     }
   }
   return rows;
+}
+
+/**
+ * Copies the rows of `source` sorted to `target` and returns how many: with the ENUM sort of enum-sort.ts,
+ * over the distinct values of the partition's own text (cheap to read: Parquet keeps such columns
+ * dictionary-encoded). A 3.5 M-row partition was rewritten in 3.6 s instead of 4.4 s. The types live
+ * only for the copy, under `enumPrefix`: the connection may be one the caller passed in.
+ */
+async function copySorted(
+  connection: DuckDBConnection,
+  source: string,
+  columns: readonly { readonly name: string; readonly type: string }[],
+  target: string,
+  options: string,
+  enumPrefix: string,
+): Promise<number> {
+  const enumColumns: string[] = ENUM_SORTED_COLUMNS.filter((name) => columns.some((column) => column.name === name && column.type === 'VARCHAR'));
+  const select = columns.map(({ name }) => (enumColumns.includes(name) ? asEnum(name, enumPrefix) : sqlIdentifier(name))).join(', ');
+  await createEnumTypes(connection, enumPrefix, Object.fromEntries(enumColumns.map((column) => [column, `SELECT ${column} FROM ${source}`])));
+  try {
+    return await copy(connection, sortedAsText(`SELECT ${select} FROM ${source}`, enumColumns), target, options);
+  } finally {
+    await dropEnumTypes(connection, enumPrefix, enumColumns);
+  }
 }
 
 async function copy(connection: DuckDBConnection, query: string, target: string, options: string): Promise<number> {

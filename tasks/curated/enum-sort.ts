@@ -8,7 +8,13 @@ import { EVENT_SORT_ORDER } from './layout';
  * locations, the users' names), so they are sorted as ENUMs, small integers, and cast back to text after
  * the sort, which writes the same bytes as a plain sort (see sortedAsText).
  */
-export const ENUM_SORTED_COLUMNS: readonly string[] = ['source_key', 'ip_prefix', 'country', 'region', 'city', 'user_name'];
+export const ENUM_SORTED_COLUMNS = ['source_key', 'ip_prefix', 'country', 'region', 'city', 'user_name'] as const;
+export type EnumSortedColumn = (typeof ENUM_SORTED_COLUMNS)[number];
+
+/** Whether `column` is one of ENUM_SORTED_COLUMNS. */
+export function isEnumSorted(column: string): column is EnumSortedColumn {
+  return (ENUM_SORTED_COLUMNS as readonly string[]).includes(column);
+}
 
 /**
  * Creates, for each entry of `valuesOf`, an ENUM type named `<prefix><column>` over the distinct non-null

@@ -20,7 +20,7 @@ import {
   USERS_DIMENSION_KEY,
   type CuratedFile,
 } from '../curated/layout';
-import { asEnum, createEnumTypes, ENUM_SORTED_COLUMNS, sortedAsText } from '../curated/enum-sort';
+import { asEnum, createEnumTypes, ENUM_SORTED_COLUMNS, isEnumSorted, sortedAsText, type EnumSortedColumn } from '../curated/enum-sort';
 import type { GeoLocator } from '../enrich/geo';
 import { commitWithRetry } from '../shared/commit-with-retry';
 import { HOUR_IN_MS, hourStartMs } from '../shared/hours';
@@ -344,14 +344,15 @@ const ENUM_PREFIX = 'merge_';
  * all of those columns' values come from: the raw objects, the locations and the users dimension.
  */
 async function createSortTypes(db: DuckDBConnection): Promise<void> {
-  await createEnumTypes(db, ENUM_PREFIX, {
+  const valuesOf: Record<EnumSortedColumn, string> = {
     source_key: 'SELECT source_key FROM objects',
     ip_prefix: 'SELECT ip_prefix FROM locations',
     country: 'SELECT country FROM locations',
     region: 'SELECT region FROM locations',
     city: 'SELECT city FROM locations',
     user_name: 'SELECT user_name FROM users',
-  });
+  };
+  await createEnumTypes(db, ENUM_PREFIX, valuesOf);
 }
 
 /**
@@ -516,7 +517,7 @@ function curatedColumns() {
 
 /** The curated columns, those of ENUM_SORTED_COLUMNS as their ENUM types. */
 function selectList(): string {
-  return EVENT_COLUMNS.map(({ name }) => (ENUM_SORTED_COLUMNS.includes(name) ? asEnum(name, ENUM_PREFIX) : name)).join(', ');
+  return EVENT_COLUMNS.map(({ name }) => (isEnumSorted(name) ? asEnum(name, ENUM_PREFIX) : name)).join(', ');
 }
 
 /** Writes the rows of `query` (the curated columns), sorted, as Parquet in scratch space and moves the file under `key`. */

@@ -1,6 +1,5 @@
 import { BatchGetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { TransientStorageError } from '../ports/errors';
-import { resendUnprocessed, UNPROCESSED_REQUESTS } from './resend-unprocessed';
+import { resendUnprocessed } from './resend-unprocessed';
 import { tableCall } from './table-errors';
 
 /** DynamoDB's BatchGetItem limit. */
@@ -9,8 +8,8 @@ const BATCH_GET_KEYS = 100;
 /**
  * The items of `keys` that exist in `table`, read strongly consistent, in no particular order:
  * BatchGetItem 100 keys at a time, re-asking for the keys DynamoDB left unprocessed (throttling).
- * Keys still unprocessed after UNPROCESSED_REQUESTS requests fail the call with TransientStorageError,
- * which the workflows retry.
+ * Keys still unprocessed after a few requests fail the call with TransientStorageError (see
+ * resendUnprocessed), which the workflows retry.
  */
 export async function readItems<T>(doc: DynamoDBDocumentClient, table: string, keys: readonly Record<string, unknown>[]): Promise<T[]> {
   const items: T[] = [];
@@ -20,7 +19,7 @@ export async function readItems<T>(doc: DynamoDBDocumentClient, table: string, k
       items.push(...((response.Responses?.[table] ?? []) as T[]));
       const left = response.UnprocessedKeys?.[table]?.Keys;
       return left !== undefined && left.length > 0 ? left : undefined;
-    }, (left) => new TransientStorageError(`reading ${table}: ${left.length} key(s) still unprocessed after ${UNPROCESSED_REQUESTS} BatchGetItem requests`));
+    }, { operation: 'BatchGetItem', describe: (left) => `reading ${table}: ${left.length} key(s)` });
   }
   return items;
 }

@@ -1,7 +1,6 @@
 import { BatchWriteCommand, type BatchWriteCommandInput, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { TransientStorageError } from '../ports/errors';
 import { mapInFlight } from '../shared/map-in-flight';
-import { resendUnprocessed, UNPROCESSED_REQUESTS } from './resend-unprocessed';
+import { resendUnprocessed } from './resend-unprocessed';
 import { tableCall } from './table-errors';
 
 /** DynamoDB's BatchWriteItem limit. */
@@ -11,8 +10,8 @@ const REQUESTS_IN_FLIGHT = 4;
 /**
  * Puts `items` into `table` whole and unconditionally: BatchWriteItem 25 items at a time, a few
  * requests at once, sending again what DynamoDB left unprocessed (throttling) after a growing wait.
- * Items still unprocessed after UNPROCESSED_REQUESTS requests fail the call with TransientStorageError,
- * which the workflows retry. No two items may have the same key.
+ * Items still unprocessed after a few requests fail the call with TransientStorageError (see
+ * resendUnprocessed), which the workflows retry. No two items may have the same key.
  */
 export async function writeItems(doc: DynamoDBDocumentClient, table: string, items: readonly object[]): Promise<void> {
   const batches: object[][] = [];
@@ -25,7 +24,7 @@ export async function writeItems(doc: DynamoDBDocumentClient, table: string, ite
         const { UnprocessedItems: unprocessed } = await tableCall(`writing ${table}`, () => doc.send(new BatchWriteCommand({ RequestItems: requests })));
         return unprocessedCount(unprocessed) > 0 ? unprocessed : undefined;
       },
-      (left) => new TransientStorageError(`writing ${table}: ${unprocessedCount(left)} item(s) still unprocessed after ${UNPROCESSED_REQUESTS} BatchWriteItem requests`),
+      { operation: 'BatchWriteItem', describe: (left) => `writing ${table}: ${unprocessedCount(left)} item(s)` },
     ),
   );
 }
